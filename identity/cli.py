@@ -1,0 +1,150 @@
+"""`flask` commands for operators: schema, users, passwords, the demo user."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from identity import db, schema, users
+from identity.users import UserError
+
+DEMO_EMAIL = "alice@example.com"
+DEMO_PASSWORD = "demo-password-for-alice"  # noqa: S105 - documented development credential
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(init_db)
+    app.cli.add_command(create_user)
+    app.cli.add_command(set_password)
+    app.cli.add_command(disable_user)
+    app.cli.add_command(enable_user)
+    app.cli.add_command(seed_demo)
+
+
+def _user_or_fail(email: str):
+    user = users.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    return user
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    schema.upgrade()
+    click.echo("Database schema is up to date.")
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", help="Full name.")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--verified/--unverified", default=False, help="Is the email verified?")
+@click.option("--role", "roles", multiple=True, help="A role (repeatable).")
+@click.option("--group", "groups", multiple=True, help="A group (repeatable).")
+@click.option("--org-id", help="The organization's external id.")
+@click.option("--org-name", help="The organization's name (shown on the broker's consent).")
+@click.option("--attributes", help="Custom attributes as a JSON object.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user(
+    email,
+    name,
+    given_name,
+    family_name,
+    verified,
+    roles,
+    groups,
+    org_id,
+    org_name,
+    attributes,
+    password,
+) -> None:
+    """Create a user with a password."""
+    try:
+        custom = json.loads(attributes) if attributes else {}
+        if not isinstance(custom, dict):
+            raise UserError("--attributes must be a JSON object")
+        user = users.create_user(
+            email,
+            password,
+            name=name,
+            given_name=given_name,
+            family_name=family_name,
+            email_verified=verified,
+            roles=list(roles),
+            groups=list(groups),
+            organization_external_id=org_id,
+            organization_external_name=org_name,
+            custom_attributes=custom,
+        )
+    except (UserError, json.JSONDecodeError) as error:
+        raise click.ClickException(str(error)) from error
+    db.session().commit()
+    click.echo(f"Created {user.email} (sub {user.subject}).")
+
+
+@click.command("set-password")
+@with_appcontext
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(email: str, password: str) -> None:
+    """Set a user's password (signs out their sessions)."""
+    user = _user_or_fail(email)
+    try:
+        users.set_password(user, password)
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    db.session().commit()
+    click.echo(f"Password set for {user.email}; existing sessions are signed out.")
+
+
+@click.command("disable-user")
+@with_appcontext
+@click.argument("email")
+def disable_user(email: str) -> None:
+    """Disable a user: no sign-in, existing sessions end."""
+    users.disable(_user_or_fail(email))
+    db.session().commit()
+    click.echo(f"Disabled {email}.")
+
+
+@click.command("enable-user")
+@with_appcontext
+@click.argument("email")
+def enable_user(email: str) -> None:
+    """Enable a disabled user again."""
+    users.enable(_user_or_fail(email))
+    db.session().commit()
+    click.echo(f"Enabled {email}.")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create the documented demo user (development only; idempotent)."""
+    if current_app.config["APP_ENV"] != "development" and not current_app.testing:
+        raise click.ClickException("seed-demo is for development: set APP_ENV=development.")
+    if users.find_by_email(DEMO_EMAIL) is None:
+        users.create_user(
+            DEMO_EMAIL,
+            DEMO_PASSWORD,
+            name="Alice Doe",
+            given_name="Alice",
+            family_name="Doe",
+            preferred_username="alice",
+            email_verified=True,
+            locale="en-US",
+            roles=["admin"],
+            groups=["engineering"],
+            organization_external_id="org_acme",
+            organization_external_name="Acme Corp",
+            custom_attributes={"plan": "enterprise"},
+        )
+        db.session().commit()
+    click.echo(f"Demo user: {DEMO_EMAIL} / {DEMO_PASSWORD}")

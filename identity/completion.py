@@ -1,0 +1,92 @@
+"""Complete the login: the one place every login method ends.
+
+    complete_login(user, pending, method)
+        → sign the browser in here (so a retry needs no second password)
+        → POST the profile to the broker               (contract §3)
+        → spend the pending login request, once        (C2)
+        → 303 to the broker's callback                 (contract §4)
+
+The callback URL is built from configuration and the state stored when the broker sent the
+browser here, never from request input (C3). If the profile post fails, the browser is not
+redirected: the user sees what happened and a button that tries again, and the login request
+stays pending (C4).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from flask import current_app, redirect, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from identity import audit, broker_client, db, login_requests, sessions
+from identity.models import PendingLoginRequest, User
+from identity.profile import build_profile
+
+
+def complete_login(user: User, pending: PendingLoginRequest, method: str) -> ResponseReturnValue:
+    """Call this when `method` has proven that this browser is `user`."""
+    if not (current_user.is_authenticated and current_user.id == user.id):
+        sessions.sign_in(user, method)
+    audit.record(
+        audit.SIGN_IN_SUCCEEDED, user=user, login_request_id=pending.login_request_id, method=method
+    )
+    db.session().commit()
+    return hand_off(user, pending)
+
+
+def hand_off(user: User, pending: PendingLoginRequest) -> ResponseReturnValue:
+    """Post the profile and redirect to the callback; on failure, an honest page and a retry."""
+    config = current_app.config
+    try:
+        broker_client.client().post_user(
+            config["BROKER_CONNECTION_ID"], pending.login_request_id, build_profile(user)
+        )
+    except broker_client.BrokerError as error:
+        audit.record(
+            audit.PROFILE_POST_FAILED,
+            user=user,
+            login_request_id=pending.login_request_id,
+            status=error.status,
+            error=error.error,
+            reason=str(error),
+        )
+        db.session().commit()
+        current_app.logger.warning(
+            "profile post failed for login request %s: %s", pending.login_request_id, error
+        )
+        return _failure_page(error, pending)
+
+    audit.record(audit.PROFILE_POSTED, user=user, login_request_id=pending.login_request_id)
+    if not login_requests.mark_completed(pending, user):
+        db.session().rollback()
+        raise login_requests.CompletedLoginRequest()
+    db.session().commit()
+    # 303: the browser follows with a GET and never re-sends this form to the broker.
+    return redirect(callback_url(pending.state), code=303)
+
+
+def callback_url(state: str) -> str:
+    config = current_app.config
+    connection = quote(config["BROKER_CONNECTION_ID"], safe="")
+    base = config["BROKER_ENV_URL"].rstrip("/")
+    return f"{base}/sso/v1/connections/{connection}/partner:callback?{urlencode({'state': state})}"
+
+
+# Broker answers that mean the login request itself is gone: retrying cannot help.
+_LOGIN_REQUEST_GONE = {
+    404: login_requests.UnknownLoginRequest,
+    409: login_requests.CompletedLoginRequest,
+    410: login_requests.ExpiredLoginRequest,
+}
+
+
+def _failure_page(error: broker_client.BrokerError, pending: PendingLoginRequest):
+    gone = _LOGIN_REQUEST_GONE.get(error.status or 0)
+    if isinstance(error, broker_client.BrokerRejected) and gone is not None:
+        raise gone()
+    return (
+        render_template("handoff_failed.html", pending=pending, retryable=error.retryable),
+        502,
+    )

@@ -1,0 +1,146 @@
+"""Configuration: defaults in one place, read from the environment, checked before start.
+
+Every setting can come from an environment variable of the same name (and from `.env` in
+development). `check_config` refuses unsafe production settings (E3) with a message that says
+what to set, so a misconfigured deployment fails at start rather than at the first login.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused outside development
+
+DEFAULTS: dict[str, Any] = {
+    # "development" relaxes nothing security-relevant except allowing the dev secret key and
+    # plain-HTTP loopback URLs; anything else is treated as production.
+    "APP_ENV": "production",
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # None → SQLite file in the instance folder
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "PRODUCT_NAME": "Acme Identity",
+    # The hosted broker (Scalekit dashboard: Environment URL, API credentials, connection id).
+    "BROKER_ENV_URL": "http://127.0.0.1:5001",
+    "BROKER_CLIENT_ID": None,
+    "BROKER_CLIENT_SECRET": None,
+    "BROKER_CONNECTION_ID": None,
+    "BROKER_CONNECT_TIMEOUT": 3.05,
+    "BROKER_READ_TIMEOUT": 10.0,
+    "BROKER_RETRIES": 2,
+    # Login methods, in the order the login page shows them: short names or dotted paths.
+    "LOGIN_METHODS": "password",
+    # How long a pending login request is honoured here; the broker's own limit is ~10 minutes.
+    "LOGIN_REQUEST_TTL": 600,
+    # Password policy (C12) and throttling (C10).
+    "PASSWORD_MIN_LENGTH": 15,
+    "PASSWORD_MAX_LENGTH": 256,
+    "THROTTLE_ACCOUNT_FREE_FAILURES": 5,
+    "THROTTLE_ADDRESS_FREE_FAILURES": 20,
+    "THROTTLE_BASE_DELAY": 1,
+    "THROTTLE_MAX_DELAY": 900,
+    "THROTTLE_WINDOW": 3600,
+    "SESSION_LIFETIME": 8 * 3600,
+}
+
+# The mock broker's documented development values (mock_broker/seed.py), so that
+# `APP_ENV=development` alone runs against the local mock broker.
+DEVELOPMENT_DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": DEV_SECRET_KEY,
+    "BROKER_CLIENT_ID": "skc_dev_customer_idp",
+    "BROKER_CLIENT_SECRET": "dev-broker-secret-not-for-production",
+    "BROKER_CONNECTION_ID": "conn_dev",
+}
+
+_INT_KEYS = {
+    "LOGIN_REQUEST_TTL",
+    "BROKER_RETRIES",
+    "PASSWORD_MIN_LENGTH",
+    "PASSWORD_MAX_LENGTH",
+    "THROTTLE_ACCOUNT_FREE_FAILURES",
+    "THROTTLE_ADDRESS_FREE_FAILURES",
+    "THROTTLE_BASE_DELAY",
+    "THROTTLE_MAX_DELAY",
+    "THROTTLE_WINDOW",
+    "SESSION_LIFETIME",
+}
+_FLOAT_KEYS = {"BROKER_CONNECT_TIMEOUT", "BROKER_READ_TIMEOUT"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) -> dict[str, Any]:
+    """The defaults, overridden by any environment variable of the same name."""
+    config = dict(DEFAULTS)
+    if environ.get("APP_ENV") == "development":
+        config.update(DEVELOPMENT_DEFAULTS)
+    for key in DEFAULTS:
+        raw = environ.get(key)
+        if raw is None or raw == "":
+            continue
+        if key in _INT_KEYS:
+            config[key] = int(raw)
+        elif key in _FLOAT_KEYS:
+            config[key] = float(raw)
+        else:
+            config[key] = raw
+    return config
+
+
+def from_mapping(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The defaults (with the development ones when asked for), overridden by `overrides`."""
+    config = dict(DEFAULTS)
+    if overrides.get("APP_ENV") == "development":
+        config.update(DEVELOPMENT_DEFAULTS)
+    config.update(overrides)
+    return config
+
+
+def derive_flask_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """Flask/extension settings that follow from ours, so they cannot disagree."""
+    secure = urlsplit(config["PUBLIC_URL"]).scheme == "https"
+    return {
+        # Own cookie name: the mock broker runs on another port of the same host, and
+        # browsers share cookies across ports (C6).
+        "SESSION_COOKIE_NAME": "idp_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_DURATION": timedelta(0),
+        "PERMANENT_SESSION_LIFETIME": timedelta(seconds=config["SESSION_LIFETIME"]),
+        "PREFERRED_URL_SCHEME": "https" if secure else "http",
+        "WTF_CSRF_TIME_LIMIT": config["SESSION_LIFETIME"],
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+    }
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Refuse to start on unsafe or incomplete settings (E3)."""
+    development = config["APP_ENV"] == "development" or config.get("TESTING")
+    problems: list[str] = []
+    if not config.get("SECRET_KEY"):
+        problems.append("SECRET_KEY is not set: set it to a long random value")
+    elif config["SECRET_KEY"] == DEV_SECRET_KEY and not development:
+        problems.append("SECRET_KEY is the development default: set a long random value")
+    if config.get("DEBUG") and not development:
+        problems.append("debug mode is on outside development: unset FLASK_DEBUG")
+    for key in ("BROKER_ENV_URL", "PUBLIC_URL"):
+        url = config[key]
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            problems.append(f"{key}={url!r} is not an absolute http(s) URL")
+        elif parts.scheme == "http" and not _is_loopback(url):
+            problems.append(f"{key} must use https outside loopback (got {url})")
+    for key in ("BROKER_CLIENT_ID", "BROKER_CLIENT_SECRET", "BROKER_CONNECTION_ID"):
+        if not config.get(key):
+            problems.append(f"{key} is not set (see README: configuration)")
+    if problems:
+        raise ConfigError("Refusing to start: " + "; ".join(problems) + ".")

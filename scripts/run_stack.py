@@ -1,0 +1,91 @@
+"""`make run`: migrate, seed and start the customer side and the mock broker together.
+
+Each app runs in its own `flask run` process on 127.0.0.1 (never `localhost`: a browser treats
+them as different sites). Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+IDP_PORT = int(os.environ.get("IDP_PORT", "5000"))
+BROKER_PORT = int(os.environ.get("BROKER_PORT", "5001"))
+IDP_URL = f"http://127.0.0.1:{IDP_PORT}"
+BROKER_URL = f"http://127.0.0.1:{BROKER_PORT}"
+
+ENVIRONMENT = {
+    **os.environ,
+    "APP_ENV": os.environ.get("APP_ENV", "development"),
+    "PUBLIC_URL": IDP_URL,
+    "BROKER_ENV_URL": BROKER_URL,
+    "MOCK_BROKER_ENV_URL": BROKER_URL,
+    "MOCK_BROKER_LOGIN_ENDPOINT": f"{IDP_URL}/login",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def flask(app: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", app, *args]
+
+
+def run(command: list[str]) -> None:
+    subprocess.run(command, cwd=ROOT, env=ENVIRONMENT, check=True)
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited with status {process.returncode}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url}/healthz did not answer within {timeout:.0f}s")
+
+
+def main() -> None:
+    run(flask("mock_broker", "init-db"))
+    run(flask("app", "init-db"))
+    run(flask("app", "seed-demo"))
+    processes = [
+        subprocess.Popen(
+            flask(app, "run", "--host", "127.0.0.1", "--port", str(port)), cwd=ROOT, env=ENVIRONMENT
+        )
+        for app, port in (("mock_broker", BROKER_PORT), ("app", IDP_PORT))
+    ]
+    try:
+        wait_healthy(BROKER_URL, processes[0])
+        wait_healthy(IDP_URL, processes[1])
+        print(
+            f"""
+  Mock broker    {BROKER_URL}   ← start here: "Start a demo sign-in"
+  Customer side  {IDP_URL}
+  Demo user      alice@example.com / demo-password-for-alice
+
+  Ctrl-C stops both.
+""",
+            flush=True,
+        )
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Fixtures shared by the customer-side tests, flaskr style: `app`, `client`, `runner`, and
+`stack` — both apps served over real HTTP on loopback for integration tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import customer_test_config
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The customer side alone, on a fresh SQLite database; the broker URL goes nowhere."""
+    from app import create_app
+
+    application = create_app(
+        customer_test_config(tmp_path, broker_url="http://127.0.0.1:9")  # discard port
+    )
+    application.test_cli_runner().invoke(args=["init-db"], catch_exceptions=False)
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """Customer side + mock broker on free loopback ports, shared by a test session."""
+    from tests.stack import Stack
+
+    with Stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh_stack(tmp_path):
+    """A private stack for tests that change settings or shared counters (throttles)."""
+
+    from tests.stack import Stack
+
+    made: list[Stack] = []
+
+    def factory(**customer_overrides) -> Stack:
+        made.append(Stack(tmp_path, customer_overrides=customer_overrides).__enter__())
+        return made[-1]
+
+    yield factory
+    for running in made:
+        running.__exit__(None, None, None)

@@ -1,0 +1,199 @@
+"""Both apps over real HTTP on loopback, and a scripted browser to walk the federated flow.
+
+`Stack` binds two free ports first, then builds the mock broker and the customer side with
+each other's URL, migrates and seeds both databases, and serves them in threads. `Browser` is
+a `requests.Session` (cookies are shared across the ports of 127.0.0.1, as in a real browser)
+with helpers that read forms from the HTML it receives — it follows the pages, it does not
+know their internals.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+from bs4 import BeautifulSoup
+
+from mock_broker import seed as broker_seed
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, customer_test_config
+from tests.servers import LiveServer
+
+
+class Stack:
+    """The customer side and the mock broker, each on its own free loopback port."""
+
+    def __init__(
+        self,
+        directory: Path,
+        customer_overrides: dict[str, Any] | None = None,
+        broker_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        from app import create_app as create_customer_app
+        from mock_broker import create_app as create_broker_app
+        from mock_broker import database as broker_database
+
+        self.broker = LiveServer()
+        self.idp = LiveServer()
+        self.broker.app = create_broker_app(
+            {
+                "TESTING": True,
+                "ENV_URL": self.broker.url,
+                "DATABASE_URL": f"sqlite:///{directory / 'broker.sqlite3'}",
+                "LOGIN_ENDPOINT": f"{self.idp.url}/login",
+                **(broker_overrides or {}),
+            }
+        )
+        broker_database.init_db(self.broker.app)
+        self.idp.app = create_customer_app(
+            customer_test_config(directory, self.broker.url, **(customer_overrides or {}))
+        )
+        runner = self.idp.app.test_cli_runner()
+        runner.invoke(args=["init-db"], catch_exceptions=False)
+        runner.invoke(args=["seed-demo"], catch_exceptions=False)
+
+    def __enter__(self) -> Stack:
+        self.broker.start()
+        self.idp.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.idp.stop()
+        self.broker.stop()
+
+    @property
+    def demo_redirect_uri(self) -> str:
+        return broker_seed.demo_redirect_uri(self.broker.url)
+
+    def browser(self) -> Browser:
+        return Browser(self)
+
+
+@dataclass
+class Authorization:
+    """What an MCP client keeps while the user signs in."""
+
+    verifier: str
+    client_state: str
+    login_url: str
+
+
+@dataclass
+class Page:
+    response: requests.Response
+
+    @property
+    def soup(self) -> BeautifulSoup:
+        return BeautifulSoup(self.response.text, "html.parser")
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def text(self) -> str:
+        return self.soup.get_text(" ", strip=True)
+
+    def form(
+        self, action_contains: str = "", button: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        """(absolute action URL, the form's fields) for the first matching form."""
+        for form in self.soup.find_all("form"):
+            action = form.get("action", "")
+            if action_contains not in action:
+                continue
+            if button is not None and button not in form.get_text(" ", strip=True):
+                continue
+            fields = {
+                field["name"]: field.get("value", "")
+                for field in form.find_all(["input", "button"])
+                if field.get("name")
+            }
+            return urljoin(self.response.url, action), fields
+        raise AssertionError(f"no form with action containing {action_contains!r} and {button!r}")
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    return verifier, challenge.decode()
+
+
+class Browser(requests.Session):
+    """A cookie-keeping HTTP client that walks the flow the way a user's browser would."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__()
+        self.stack = stack
+
+    def page(self, method: str, url: str, **kwargs: Any) -> Page:
+        kwargs.setdefault("allow_redirects", False)
+        kwargs.setdefault("timeout", 30)
+        return Page(self.request(method, url, **kwargs))
+
+    def submit(
+        self, page: Page, action_contains: str = "", button: str | None = None, **values: str
+    ) -> Page:
+        action, fields = page.form(action_contains, button)
+        return self.page("POST", action, data={**fields, **values})
+
+    # -- the MCP client's side ------------------------------------------------------------
+
+    def authorize(self, scope: str = "notes:read", **params: str) -> Authorization:
+        """Start an authorization as the demo client; returns where the broker sent us."""
+        verifier, challenge = pkce_pair()
+        client_state = secrets.token_urlsafe(16)
+        query = {
+            "response_type": "code",
+            "client_id": broker_seed.DEMO_CLIENT_ID,
+            "redirect_uri": self.stack.demo_redirect_uri,
+            "scope": scope,
+            "state": client_state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": broker_seed.DEV_MCP_SERVER_URL,
+            **params,
+        }
+        response = self.get(
+            f"{self.stack.broker.url}/oauth/authorize", params=query, allow_redirects=False
+        )
+        assert response.status_code == 302, response.text
+        return Authorization(verifier, client_state, response.headers["Location"])
+
+    def exchange(self, code: str, verifier: str) -> requests.Response:
+        return requests.post(
+            f"{self.stack.broker.url}/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.stack.demo_redirect_uri,
+                "client_id": broker_seed.DEMO_CLIENT_ID,
+                "code_verifier": verifier,
+                "resource": broker_seed.DEV_MCP_SERVER_URL,
+            },
+            timeout=30,
+        )
+
+    # -- the user's side ------------------------------------------------------------------
+
+    def sign_in_with_password(
+        self, login_page: Page, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD
+    ) -> Page:
+        return self.submit(login_page, "/login/password/", email=email, password=password)
+
+    def approve(self, callback: Page) -> dict[str, list[str]]:
+        """At the broker's consent page: approve; returns the client redirect's query."""
+        assert callback.status == 200, callback.text()
+        answer = self.submit(callback, button="Allow")
+        assert answer.status in (302, 303), answer.text()
+        location = answer.response.headers["Location"]
+        assert location.startswith(self.stack.demo_redirect_uri + "?"), location
+        return parse_qs(urlsplit(location).query)
+
+    def follow(self, page: Page) -> Page:
+        assert page.status in (301, 302, 303), (page.status, page.text())
+        return self.page("GET", urljoin(page.response.url, page.response.headers["Location"]))

@@ -1,0 +1,93 @@
+"""The operator's `flask` commands: users, passwords, disabling."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from identity import db
+from identity.models import User
+
+
+def _user(app, email):
+    with app.app_context():
+        return db.session().scalar(select(User).where(User.email == email))
+
+
+def test_create_user_with_profile_attributes(app, runner):
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "Bob@Example.com",
+            "--name",
+            "Bob B",
+            "--verified",
+            "--role",
+            "admin",
+            "--group",
+            "eng",
+            "--org-id",
+            "org_1",
+            "--org-name",
+            "Org One",
+            "--attributes",
+            '{"plan": "pro"}',
+            "--password",
+            "bobs long passphrase",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    user = _user(app, "bob@example.com")
+    assert user.email_verified and user.roles == ["admin"] and user.groups == ["eng"]
+    assert user.custom_attributes == {"plan": "pro"}
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_create_user_refuses_weak_password_and_duplicates(runner):
+    weak = runner.invoke(args=["create-user", "c@example.com", "--password", "short"])
+    assert weak.exit_code != 0 and "at least 15" in weak.output
+    ok = runner.invoke(
+        args=["create-user", "c@example.com", "--password", "a fine long passphrase"]
+    )
+    assert ok.exit_code == 0
+    again = runner.invoke(
+        args=["create-user", "C@example.com", "--password", "a fine long passphrase"]
+    )
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_create_user_refuses_bad_email_and_bad_attributes(runner):
+    bad_email = runner.invoke(
+        args=["create-user", "not-an-email", "--password", "a fine long passphrase"]
+    )
+    assert bad_email.exit_code != 0 and "@-sign" in bad_email.output
+    bad = runner.invoke(
+        args=[
+            "create-user",
+            "d@example.com",
+            "--attributes",
+            "[1]",
+            "--password",
+            "a fine long passphrase",
+        ]
+    )
+    assert bad.exit_code != 0 and "JSON object" in bad.output
+
+
+def test_set_password_rotates_session_epoch_and_disable_enable(app, runner):
+    runner.invoke(args=["seed-demo"])
+    before = _user(app, "alice@example.com")
+    assert (
+        runner.invoke(
+            args=["set-password", "alice@example.com", "--password", "a brand new passphrase"]
+        ).exit_code
+        == 0
+    )
+    after = _user(app, "alice@example.com")
+    assert after.session_epoch != before.session_epoch
+    assert after.password_hash != before.password_hash
+    assert runner.invoke(args=["disable-user", "alice@example.com"]).exit_code == 0
+    assert not _user(app, "alice@example.com").is_active
+    assert runner.invoke(args=["enable-user", "alice@example.com"]).exit_code == 0
+    assert _user(app, "alice@example.com").is_active
+    missing = runner.invoke(args=["disable-user", "nobody@example.com"])
+    assert missing.exit_code != 0 and "No user" in missing.output

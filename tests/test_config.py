@@ -1,0 +1,66 @@
+"""E3: unsafe production configuration refuses to start, saying what to set."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from identity.config import DEV_SECRET_KEY, ConfigError, from_environment
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "a" * 64,
+    "PUBLIC_URL": "https://id.example.com",
+    "BROKER_ENV_URL": "https://acme.scalekit.dev",
+    "BROKER_CLIENT_ID": "skc_123",
+    "BROKER_CLIENT_SECRET": "secret",
+    "BROKER_CONNECTION_ID": "conn_123",
+    "DATABASE_URL": "sqlite://",
+}
+
+
+def test_safe_production_config_starts():
+    app = create_app(PRODUCTION)
+    assert app.config["SESSION_COOKIE_SECURE"] is True  # C6: Secure outside loopback
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": DEV_SECRET_KEY}, "SECRET_KEY is the development default"),
+        ({"DEBUG": True}, "debug mode"),
+        ({"BROKER_ENV_URL": "http://broker.example.com"}, "BROKER_ENV_URL must use https"),
+        ({"PUBLIC_URL": "http://id.example.com"}, "PUBLIC_URL must use https"),
+        ({"BROKER_ENV_URL": "ftp://x"}, r"not an absolute http\(s\) URL"),
+        ({"BROKER_CLIENT_SECRET": ""}, "BROKER_CLIENT_SECRET is not set"),
+        ({"BROKER_CONNECTION_ID": None}, "BROKER_CONNECTION_ID is not set"),
+    ],
+)
+def test_unsafe_production_config_refuses_to_start(override, says):
+    with pytest.raises(ConfigError, match=says):
+        create_app({**PRODUCTION, **override})
+
+
+def test_development_allows_loopback_http_and_dev_secret():
+    app = create_app(
+        {
+            **PRODUCTION,
+            "APP_ENV": "development",
+            "SECRET_KEY": DEV_SECRET_KEY,
+            "PUBLIC_URL": "http://127.0.0.1:5000",
+            "BROKER_ENV_URL": "http://127.0.0.1:5001",
+        }
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+    assert app.config["SESSION_COOKIE_NAME"] == "idp_session"
+
+
+def test_environment_is_read_and_development_gets_mock_broker_defaults():
+    config = from_environment({"APP_ENV": "development", "LOGIN_REQUEST_TTL": "120"})
+    assert config["LOGIN_REQUEST_TTL"] == 120
+    assert config["BROKER_CONNECTION_ID"] == "conn_dev"
+    assert config["SECRET_KEY"] == DEV_SECRET_KEY
+    production = from_environment({})
+    assert production["SECRET_KEY"] is None
+    assert production["BROKER_CLIENT_SECRET"] is None

@@ -1,0 +1,201 @@
+"""C5, C6, C8, C10: the password method through HTTP, on the customer side alone.
+
+The broker is unreachable here (the app's broker URL points at a closed port), which is fine:
+these properties are decided before the hand-off, and a successful sign-in still signs the
+browser in here before the hand-off page.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app import create_app
+from identity import db
+from identity.models import AuditEvent, SignIn, ThrottleCounter, User, utcnow
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, csrf_token, customer_test_config
+
+LOGIN = "/login?login_request_id=lri_{n}&state=st_{n}"
+
+
+@pytest.fixture
+def app(tmp_path):
+    application = create_app(
+        customer_test_config(
+            tmp_path,
+            broker_url="http://127.0.0.1:9",
+            BROKER_RETRIES=0,
+            THROTTLE_BASE_DELAY=60,  # long enough that no test can outrun a block
+        )
+    )
+    runner = application.test_cli_runner()
+    runner.invoke(args=["init-db"], catch_exceptions=False)
+    runner.invoke(args=["seed-demo"], catch_exceptions=False)
+    return application
+
+
+def attempt(client, email, password, n=1):
+    page = client.get(LOGIN.format(n=n)).get_data(as_text=True)
+    return client.post(
+        "/login/password/",
+        data={
+            "csrf_token": csrf_token(page),
+            "login_request_id": f"lri_{n}",
+            "email": email,
+            "password": password,
+        },
+    )
+
+
+def normalized(html: str) -> str:
+    """The page minus what legitimately differs: CSRF token and the echoed email."""
+    html = re.sub(r'value="[^"]*"', 'value=""', html)
+    return html
+
+
+def test_c8_unknown_user_and_wrong_password_get_the_same_answer(client):
+    wrong = attempt(client, DEMO_EMAIL, "not alice's password at all")
+    unknown = attempt(client, "nobody@example.com", "not alice's password at all")
+    disabled_looking = attempt(client, "NOBODY@example.com", "x")
+    assert wrong.status_code == unknown.status_code == disabled_looking.status_code == 422
+    assert normalized(wrong.get_data(as_text=True)) == normalized(unknown.get_data(as_text=True))
+    assert "The email or password is incorrect." in wrong.get_data(as_text=True)
+    assert "Set-Cookie" not in wrong.headers or "idp_device" not in wrong.headers["Set-Cookie"]
+
+
+def test_c8_disabled_user_gets_the_same_answer(app, client, runner):
+    runner.invoke(args=["disable-user", DEMO_EMAIL])
+    disabled = attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
+    unknown = attempt(client, "nobody@example.com", DEMO_PASSWORD)
+    assert disabled.status_code == unknown.status_code == 422
+    assert normalized(disabled.get_data(as_text=True)) == normalized(unknown.get_data(as_text=True))
+
+
+def test_form_errors_are_tied_to_their_fields(client):
+    response = attempt(client, "", "")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'aria-describedby="email-errors"' in html and 'id="email-errors"' in html
+    assert "Enter your email." in html and "Enter your password." in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_success_signs_in_here_even_when_the_broker_is_down(app, client):
+    response = attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
+    assert response.status_code == 502
+    assert "Try again" in response.get_data(as_text=True)
+    assert "Signed in" not in response.get_data(as_text=True)
+    assert "Continue as Alice Doe" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
+
+
+def test_c6_session_rotates_at_sign_in_and_sign_out_invalidates_copies(app, client):
+    before = client.get(LOGIN.format(n=1))
+    pre_login_cookie = client.get_cookie("idp_session").value
+    attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
+    signed_in_cookie = client.get_cookie("idp_session").value
+    assert signed_in_cookie != pre_login_cookie
+    assert before.status_code == 200
+
+    # A copy of the signed-in cookie (e.g. stolen) works until sign-out…
+    thief = app.test_client()
+    thief.set_cookie("idp_session", signed_in_cookie)
+    assert "Continue as" in thief.get(LOGIN.format(n=3)).get_data(as_text=True)
+
+    page = client.get(LOGIN.format(n=4)).get_data(as_text=True)
+    out = client.post("/logout", data={"csrf_token": csrf_token(page)})
+    assert out.status_code == 303
+    # …and not after: the sign-in row is revoked server-side.
+    thief.set_cookie("idp_session", signed_in_cookie)
+    assert "Continue as" not in thief.get(LOGIN.format(n=5)).get_data(as_text=True)
+    with app.app_context():
+        assert db.session().scalar(select(SignIn.revoked_at)) is not None
+
+
+def test_password_change_signs_out_existing_sessions(app, client, runner):
+    attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
+    assert "Continue as" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
+    runner.invoke(args=["set-password", DEMO_EMAIL, "--password", "a completely new passphrase"])
+    assert "Continue as" not in client.get(LOGIN.format(n=3)).get_data(as_text=True)
+
+
+def test_c5_logout_by_get_changes_nothing(app, client):
+    attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
+    assert client.get("/logout").status_code == 405
+    assert "Continue as" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
+
+
+def test_c10_account_throttle_trips_after_free_failures_and_recovers(app, client):
+    for _ in range(5):
+        assert attempt(client, DEMO_EMAIL, "wrong wrong wrong wrong").status_code == 422
+    assert attempt(client, DEMO_EMAIL, "wrong wrong wrong wrong").status_code == 422
+    blocked = attempt(client, DEMO_EMAIL, DEMO_PASSWORD)  # even the right password waits
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert "Too many attempts" in blocked.get_data(as_text=True)
+    # The same for an address that has no account (no enumeration through the throttle).
+    for _ in range(6):
+        attempt(client, "ghost@example.com", "wrong wrong wrong wrong")
+    assert attempt(client, "ghost@example.com", "x").status_code == 429
+
+    with app.app_context():  # time passes: the block ends
+        db.session().execute(
+            update(ThrottleCounter).values(blocked_until=utcnow() - timedelta(seconds=1))
+        )
+        db.session().commit()
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # signed in; broker down
+
+
+def test_c10_delay_grows_but_is_capped(app, client):
+    for _ in range(12):
+        attempt(client, "victim@example.com", "wrong wrong wrong wrong")
+        with app.app_context():
+            db.session().execute(update(ThrottleCounter).values(blocked_until=None))
+            db.session().commit()
+    attempt(client, "victim@example.com", "wrong wrong wrong wrong")
+    with app.app_context():
+        counter = db.session().get(ThrottleCounter, "account:victim@example.com")
+        delay = (counter.blocked_until - counter.last_failure_at).total_seconds()
+    assert counter.failures == 13
+    assert delay == app.config["THROTTLE_MAX_DELAY"]  # 60 * 2**7 would be far more
+
+
+def test_c10_a_browser_that_signed_in_before_is_not_locked_out_by_an_attacker(app, client):
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # device cookie set
+    attacker = app.test_client()
+    for _ in range(8):
+        attempt(attacker, DEMO_EMAIL, "guess guess guess guess")
+    assert attempt(attacker, DEMO_EMAIL, DEMO_PASSWORD).status_code == 429
+    page = client.get(LOGIN.format(n=7)).get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # the owner gets in
+
+
+def test_c10_address_throttle(tmp_path):
+    application = create_app(
+        customer_test_config(
+            tmp_path,
+            broker_url="http://127.0.0.1:9",
+            THROTTLE_ADDRESS_FREE_FAILURES=3,
+            THROTTLE_BASE_DELAY=60,
+        )
+    )
+    application.test_cli_runner().invoke(args=["init-db"], catch_exceptions=False)
+    client = application.test_client()
+    for n in range(3):
+        assert attempt(client, f"user{n}@example.com", "wrong wrong wrong").status_code == 422
+    assert attempt(client, "user3@example.com", "wrong wrong wrong").status_code == 422
+    assert attempt(client, "user4@example.com", "wrong wrong wrong").status_code == 429
+
+
+def test_audit_records_failures_without_the_password(app, client):
+    attempt(client, DEMO_EMAIL, "my secret guess 12345")
+    with app.app_context():
+        events = db.session().scalars(select(AuditEvent)).all()
+        user = db.session().scalar(select(User).where(User.email == DEMO_EMAIL))
+    failed = [event for event in events if event.event == "sign_in.failed"]
+    assert failed and failed[0].user_id == user.id
+    assert failed[0].detail["reason"] == "wrong_password"
+    assert all("my secret guess" not in str(event.detail) for event in events)
