@@ -111,9 +111,10 @@ def remember(params: LoginRequestParams) -> PendingLoginRequest:
     elif pending.completed_at is not None:
         raise CompletedLoginRequest()
     elif pending.state != params.state:
-        # The same id with a new state is the broker restarting the request: the latest wins.
-        pending.state = params.state
-        pending.expires_at = utcnow() + ttl
+        # The broker never reuses a login request id; a second state for it is not the
+        # broker's, and letting it replace the first would let a crafted link break (or
+        # redirect) a sign-in in progress.
+        raise LoginRequestError()
     db_session.commit()
     return pending
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import csrf_token
+
 LOGIN = "/login?login_request_id=lri_86659065219908156&state=HntJ_ENB6y161i9_P1yz"
 
 
@@ -42,16 +44,14 @@ def test_c1_missing_or_garbled_parameters_get_a_400_page(client, query):
 
 def test_c2_login_request_is_bound_to_the_browser_that_brought_it(app):
     first, second = app.test_client(), app.test_client()
-    first.get(LOGIN)
-    html = second.get("/").get_data(as_text=True)
-    from tests.helpers import csrf_token
-
+    assert first.get(LOGIN).status_code == 200
+    # The second browser has a valid session and CSRF token of its own, and names the first
+    # browser's login request: it is not found there.
+    own_page = second.get("/login?login_request_id=lri_other&state=s").get_data(as_text=True)
     response = second.post(
         "/login/password/",
         data={
-            "csrf_token": csrf_token(
-                second.get(LOGIN.replace("lri_8", "lri_9")).get_data(as_text=True)
-            ),
+            "csrf_token": csrf_token(own_page),
             "login_request_id": "lri_86659065219908156",
             "email": "a@example.com",
             "password": "whatever whatever",
@@ -59,7 +59,6 @@ def test_c2_login_request_is_bound_to_the_browser_that_brought_it(app):
     )
     assert response.status_code == 400
     assert "We can&#39;t find this sign-in request" in response.get_data(as_text=True)
-    assert html  # the second browser has its own session
 
 
 def test_c2_several_login_requests_pending_in_one_browser(client):
@@ -103,3 +102,9 @@ def test_e2_wrong_methods_get_a_4xx_page(client, method):
     response = getattr(client, method)("/login")
     assert response.status_code == 405
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_c2_a_second_state_for_the_same_login_request_is_refused(client):
+    assert client.get("/login?login_request_id=lri_x&state=first").status_code == 200
+    assert client.get("/login?login_request_id=lri_x&state=first").status_code == 200  # reload
+    assert client.get("/login?login_request_id=lri_x&state=other").status_code == 400

@@ -1,0 +1,1 @@
+"""Login methods that live outside the core packages, enabled only by configuration."""
