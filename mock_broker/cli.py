@@ -1,0 +1,162 @@
+"""`flask --app mock_broker …` commands: set up the database, register things, flip QA switches.
+
+Secrets are printed once, at creation, and stored only hashed.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy.exc import IntegrityError
+
+from mock_broker import database, faults, login_requests, tokens
+from mock_broker.registration import (
+    CLIENT_AUTH_METHODS,
+    RegistrationError,
+    create_connection,
+    create_m2m_client,
+    register_client,
+    register_resource,
+)
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        init_db,
+        create_m2m_client_command,
+        create_connection_command,
+        register_resource_command,
+        register_client_command,
+        inject_fault,
+        clear_faults,
+        revoke_m2m_tokens,
+        expire_login_request,
+    ):
+        app.cli.add_command(command)
+
+
+def _app() -> Flask:
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def _commit_or_fail() -> None:
+    try:
+        database.session().commit()
+    except IntegrityError as error:  # an unknown or duplicate id: say so plainly
+        database.session().rollback()
+        raise click.ClickException(f"Not saved (unknown or duplicate id): {error.orig}") from error
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Migrate the database to the latest schema and seed the development values."""
+    database.init_db(_app())
+    click.echo("Database ready.")
+
+
+@click.command("create-m2m-client")
+@with_appcontext
+@click.option("--name", required=True, help="Who these API credentials are for.")
+def create_m2m_client_command(name: str) -> None:
+    """Create API credentials (client_credentials) for a customer backend."""
+    client, secret = create_m2m_client(database.session(), name)
+    _commit_or_fail()
+    click.echo(f"client_id={client.id}\nclient_secret={secret}")
+
+
+@click.command("create-connection")
+@with_appcontext
+@click.option("--m2m-client", "m2m_client_id", required=True, help="The owning skc_… client.")
+@click.option("--login-endpoint", required=True, help="The customer's login URL.")
+def create_connection_command(m2m_client_id: str, login_endpoint: str) -> None:
+    """Create a login connection: where the broker sends browsers to sign in."""
+    try:
+        connection = create_connection(database.session(), m2m_client_id, login_endpoint)
+    except RegistrationError as error:
+        raise click.BadParameter(str(error)) from error
+    _commit_or_fail()
+    click.echo(f"connection_id={connection.id}")
+
+
+@click.command("register-resource")
+@with_appcontext
+@click.option("--name", required=True)
+@click.option("--mcp-server-url", required=True, help="The MCP server's URL (RFC 8707 resource).")
+@click.option("--scope", "scopes", multiple=True, required=True, help="Repeat for each scope.")
+@click.option("--connection", "connection_id", required=True, help="The conn_… to sign in with.")
+def register_resource_command(
+    name: str, mcp_server_url: str, scopes: tuple[str, ...], connection_id: str
+) -> None:
+    """Register an MCP server as a protected resource with its own issuer."""
+    try:
+        resource = register_resource(
+            database.session(), name, mcp_server_url, list(scopes), connection_id
+        )
+    except RegistrationError as error:
+        raise click.BadParameter(str(error)) from error
+    _commit_or_fail()
+    click.echo(f"resource_id={resource.id}")
+
+
+@click.command("register-client")
+@with_appcontext
+@click.option("--name", required=True, help="Shown on the consent screen.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--resource", "resource_id", required=True, help="The res_… it may access.")
+@click.option("--auth-method", type=click.Choice(CLIENT_AUTH_METHODS), default="none")
+def register_client_command(
+    name: str, redirect_uris: tuple[str, ...], resource_id: str, auth_method: str
+) -> None:
+    """Register an MCP client (public with auth method none, or confidential)."""
+    try:
+        client, secret = register_client(
+            database.session(), name, list(redirect_uris), resource_id, auth_method
+        )
+    except RegistrationError as error:
+        raise click.BadParameter(str(error)) from error
+    _commit_or_fail()
+    click.echo(f"client_id={client.id}" + (f"\nclient_secret={secret}" if secret else ""))
+
+
+@click.command("inject-fault")
+@with_appcontext
+@click.argument("target", type=click.Choice(faults.TARGETS))
+@click.option("--status", default=500, show_default=True)
+@click.option("--count", default=1, show_default=True)
+@click.option("--error", default=None, help="The JSON error code (default from the status).")
+def inject_fault(target: str, status: int, count: int, error: str | None) -> None:
+    """Make the next COUNT calls to TARGET fail with STATUS."""
+    try:
+        faults.inject(_app(), target, status, count, error)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from problem
+    click.echo(f"{target}: next {count} call(s) answer {status}.")
+
+
+@click.command("clear-faults")
+@with_appcontext
+def clear_faults() -> None:
+    """Remove every injected fault."""
+    faults.clear(_app())
+    click.echo("No faults armed.")
+
+
+@click.command("revoke-m2m-tokens")
+@with_appcontext
+@click.argument("client_id")
+def revoke_m2m_tokens(client_id: str) -> None:
+    """Revoke every M2M token of CLIENT_ID (its cached token will get a 401)."""
+    count = tokens.revoke_m2m_tokens(_app(), client_id)
+    click.echo(f"Revoked {count} token(s).")
+
+
+@click.command("expire-login-request")
+@with_appcontext
+@click.argument("login_request_id")
+def expire_login_request(login_request_id: str) -> None:
+    """Make LOGIN_REQUEST_ID expire now."""
+    if not login_requests.expire(_app(), login_request_id):
+        raise click.ClickException("No such login request.")
+    click.echo("Expired.")

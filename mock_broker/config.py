@@ -1,0 +1,107 @@
+"""Configuration: environment variables (and `.env` under `flask run`), then test overrides.
+
+Every setting has a safe local default, because the mock broker is a development tool. What is
+refused is the configuration that would be dangerous if someone exposed the mock on a network:
+a plain-HTTP public URL on a non-loopback host, or production mode with the default secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+DEV_SECRET_KEY = "mock-broker-dev-secret-key-not-for-production"  # noqa: S105 - refused in production
+
+# (config key, environment variable, default). Durations are seconds.
+_SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("ENV", "MOCK_BROKER_ENV", "development"),
+    ("ENV_URL", "MOCK_BROKER_ENV_URL", "http://127.0.0.1:5001"),
+    ("DATABASE_URL", "MOCK_BROKER_DATABASE_URL", ""),
+    ("SECRET_KEY", "MOCK_BROKER_SECRET_KEY", ""),
+    ("LOGIN_ENDPOINT", "MOCK_BROKER_LOGIN_ENDPOINT", "http://127.0.0.1:5000/login"),
+    ("LOGIN_REQUEST_TTL", "MOCK_BROKER_LOGIN_REQUEST_TTL", "600"),
+    ("AUTH_CODE_TTL", "MOCK_BROKER_AUTH_CODE_TTL", "60"),
+    ("ACCESS_TOKEN_TTL", "MOCK_BROKER_ACCESS_TOKEN_TTL", "3600"),
+    ("M2M_TOKEN_TTL", "MOCK_BROKER_M2M_TOKEN_TTL", "3600"),
+)
+_DURATIONS = ("LOGIN_REQUEST_TTL", "AUTH_CODE_TTL", "ACCESS_TOKEN_TTL", "M2M_TOKEN_TTL")
+
+#: RFC 9700 §4.2.1 wants codes short-lived; the checklist (B3) caps them at 60 seconds.
+MAX_AUTH_CODE_TTL = 60
+
+
+class ConfigError(RuntimeError):
+    """Unsafe or malformed configuration; the message says what to set."""
+
+
+def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the app config from the environment, apply overrides, and refuse unsafe values."""
+    config: dict[str, Any] = {key: os.environ.get(env, default) for key, env, default in _SETTINGS}
+    config.update(test_config or {})
+
+    for key in _DURATIONS:
+        try:
+            config[key] = int(config[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a whole number of seconds.") from None
+        if config[key] <= 0:
+            raise ConfigError(f"{key} must be positive.")
+    if config["AUTH_CODE_TTL"] > MAX_AUTH_CODE_TTL:
+        raise ConfigError(f"AUTH_CODE_TTL must be at most {MAX_AUTH_CODE_TTL} seconds (B3).")
+
+    config["ENV_URL"] = _checked_url("MOCK_BROKER_ENV_URL", str(config["ENV_URL"])).rstrip("/")
+    _checked_url("MOCK_BROKER_LOGIN_ENDPOINT", str(config["LOGIN_ENDPOINT"]))
+    if config["ENV"] not in ("development", "production"):
+        raise ConfigError("MOCK_BROKER_ENV must be 'development' or 'production'.")
+    if not config["SECRET_KEY"]:
+        if config["ENV"] != "development":
+            raise ConfigError("Set MOCK_BROKER_SECRET_KEY to a long random value.")
+        config["SECRET_KEY"] = DEV_SECRET_KEY
+    elif config["ENV"] == "production" and config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError("MOCK_BROKER_SECRET_KEY is the development default; set a random one.")
+
+    secure = config["ENV_URL"].startswith("https://")
+    config.setdefault("SESSION_COOKIE_NAME", "broker_session")
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    config.setdefault("SESSION_COOKIE_SECURE", secure)
+    # Bounds every request body, the profile API's included (answered 413 in JSON).
+    config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    # CSRF tokens live as long as the login request that shows the consent form.
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    return config
+
+
+def _checked_url(name: str, url: str) -> str:
+    """An absolute http(s) URL without query or fragment; plain http only on loopback.
+
+    On loopback no network attacker sits between the browser and the broker; anywhere else
+    codes, states and tokens would travel in clear text.
+    """
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https"):
+        raise ConfigError(f"{name} must be an absolute http(s) URL, got {url!r}.")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} must not have a query or fragment.")
+    if parts.scheme == "http" and not is_loopback_host(hostname):
+        raise ConfigError(
+            f"{name} is plain http on a non-loopback host ({hostname}); "
+            "use https, or 127.0.0.1 for local development."
+        )
+    return url
+
+
+def is_loopback_host(hostname: str) -> bool:
+    """True for `localhost` and loopback IP literals (127.0.0.0/8, ::1)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,93 @@
+"""The browser's return from the customer's login (contract §4), and the consent screen.
+
+The callback spends the `state` once and binds the login request to this browser (its broker
+session); the consent form then only works in that browser, with a CSRF token (B8, B9).
+Approving resumes the authlib grant from the stored authorization request and redirects to
+the client with a code; denying redirects with `access_denied`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Blueprint, Response, make_response, render_template, request, session
+
+from mock_broker import database, login_requests
+from mock_broker.config import is_loopback_host
+from mock_broker.errors import error_page
+from mock_broker.models import Resource
+from mock_broker.oauth_endpoints import authorization_error
+from mock_broker.oauth_server import StoredAuthorizationRequest, authorization_server
+
+bp = Blueprint("consent", __name__)
+
+_SESSION_KEY = "consent_requests"
+#: Login requests one browser may have waiting for consent at once (several tabs, clients).
+_MAX_PENDING = 10
+_MAX_STATE_LENGTH = 512
+
+_INVALID_STATE = (
+    "This sign-in link is invalid, expired or was already used. Sign-in links work once and "
+    "for about ten minutes. Go back to the application you were signing in to and start again."
+)
+
+
+@bp.get("/sso/v1/connections/<connection_id>/partner:callback")
+def partner_callback(connection_id: str) -> Response:
+    state = request.args.get("state", "")
+    login_request = None
+    if 0 < len(state) <= _MAX_STATE_LENGTH:
+        login_request = login_requests.redeem_state(database.session(), connection_id, state)
+    if login_request is None:
+        return error_page("invalid_state", _INVALID_STATE)
+
+    pending = [lri for lri in session.get(_SESSION_KEY, []) if lri != login_request.id]
+    session[_SESSION_KEY] = [*pending[-(_MAX_PENDING - 1) :], login_request.id]
+
+    resource = database.session().get(Resource, login_request.resource_id)
+    redirect_host = urlsplit(login_request.redirect_uri).hostname or ""
+    profile = login_request.profile or {}
+    response = make_response(
+        render_template(
+            "consent.html",
+            login_request=login_request,
+            client=login_request.client,
+            resource=resource,
+            redirect_host=redirect_host,
+            redirect_is_loopback=is_loopback_host(redirect_host),
+            scopes=login_request.scope.split(),
+            email=profile.get("email"),
+            organization=profile.get("organization_external_name"),
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/oauth/consent")
+def decide() -> Response:
+    login_request_id = request.form.get("login_request_id", "")
+    decision = request.form.get("decision")
+    bound = session.get(_SESSION_KEY, [])
+    if decision not in ("approve", "deny") or login_request_id not in bound:
+        return error_page(
+            "invalid_request", "This consent form does not belong to a sign-in in this browser."
+        )
+    session[_SESSION_KEY] = [lri for lri in bound if lri != login_request_id]
+
+    approved = decision == "approve"
+    login_request = login_requests.decide(database.session(), login_request_id, approved)
+    if login_request is None:
+        return error_page("invalid_state", _INVALID_STATE)
+
+    server = authorization_server()
+    stored = StoredAuthorizationRequest(login_request)
+    user = login_request.user
+    try:
+        grant = server.get_consent_grant(stored, end_user=user)
+    except OAuth2Error as error:
+        return authorization_error(error, stored)
+    return server.create_authorization_response(
+        stored, grant_user=user if approved else None, grant=grant
+    )

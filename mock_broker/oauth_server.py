@@ -1,0 +1,335 @@
+"""The OAuth 2.1 authorization server, built from authlib's components.
+
+authlib does the protocol work (request validation, client authentication, PKCE, error
+responses, RFC 9207 `iss`); this module binds it to the broker's models and tightens it where
+OAuth 2.1 / RFC 9700 and the MCP authorization spec ask for more than authlib's defaults:
+
+- PKCE with S256 is required of every client (authlib accepts `plain`, and lets confidential
+  clients skip PKCE) — B1;
+- redirect URIs match exactly, but a loopback redirect may use any port — B2 (models.py);
+- codes are single-use and ≤ 60 s, and a replayed code revokes its tokens — B3;
+- the RFC 8707 `resource` must name the client's resource; tokens are bound to it — B5;
+- every authorization response, errors included, carries the resource's `iss` — B6.
+
+Resuming after the customer's login: /oauth/authorize validates the request with authlib, then
+stores the validated parameters on the login request and sends the browser away. When the
+user consents, `StoredAuthorizationRequest` rebuilds an authlib request from those parameters
+and the grant runs again, unchanged — so the client, redirect URI, scope and PKCE challenge are
+re-validated against the current registration at the moment the code is issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    OAuth2Request,
+    UnsupportedResponseTypeError,
+)
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask, Response, current_app, g
+from sqlalchemy import select, update
+
+from mock_broker import database, tokens
+from mock_broker.identifiers import secret_hash
+from mock_broker.models import (
+    M2M_AUTH_METHODS,
+    AuthorizationCode,
+    BrokerUser,
+    LoginRequest,
+    LoginRequestStatus,
+    M2MClient,
+    OAuthClient,
+)
+from mock_broker.resources import issuer_for
+
+_EXTENSION = "mock_broker.oauth"
+
+#: The authorization-request parameters kept on a login request to rebuild the grant.
+AUTHORIZE_PARAMETERS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+)
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource is invalid, unknown or not allowed."""
+
+    error = "invalid_target"
+
+
+class StoredAuthorizationRequest(OAuth2Request):
+    """An authorization request rebuilt from the parameters a login request stored."""
+
+    def __init__(self, login_request: LoginRequest) -> None:
+        params = login_request.authorize_params
+        uri = f"{current_app.config['ENV_URL']}/oauth/authorize?{urlencode(params)}"
+        super().__init__("GET", uri)
+        self.payload = BasicOAuth2Payload(params)
+        self.login_request_id = login_request.id
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self.payload.data
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {}
+
+
+class ResourceIssuerParameter(IssuerParameter):
+    """RFC 9207 `iss` for a broker with one issuer per resource.
+
+    authlib's hook sees only the response, so the grant names the issuer on `flask.g` at the
+    moment it trusts the client's redirect URI — the moment from which errors are redirected.
+    """
+
+    def get_issuer(self) -> str | None:
+        return g.get("oauth_issuer")
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE, S256 only, required of every client (OAuth 2.1 §4.1.1, RFC 9700 §2.1.1, B1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge with method S256.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
+    """The authorization code grant for MCP clients, bound to the broker's models."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    @classmethod
+    def check_authorization_endpoint(cls, request: OAuth2Request) -> bool:
+        # The only authorization grant, so it also answers unsupported response types: authlib
+        # would echo the raw value into error_description, which it refuses (ValueError) for
+        # characters RFC 6749 §5.2 forbids there.
+        return True
+
+    def validate_authorization_request(self) -> str:
+        payload = self.request.payload
+        if payload.response_type != "code":
+            redirect_uri = self.validate_authorization_redirect_uri(
+                self.request, self._requested_client()
+            )
+            raise UnsupportedResponseTypeError(
+                payload.response_type,
+                description="Only response_type=code is supported.",
+                redirect_uri=redirect_uri,
+            )
+        redirect_uri = super().validate_authorization_request()
+        self._validate_resource(redirect_uri)
+        return redirect_uri
+
+    def _requested_client(self) -> OAuthClient | M2MClient:
+        client = self.server.query_client(self.request.payload.client_id or "")
+        if client is None:
+            raise InvalidClientError(description="The client does not exist on this server.")
+        return client
+
+    def validate_authorization_redirect_uri(self, request: OAuth2Request, client: object) -> str:
+        """Exact match (loopback port aside, B2); fixed messages that never echo the input."""
+        if not isinstance(client, OAuthClient):
+            raise InvalidRequestError("This client cannot use the authorization endpoint.")
+        requested = request.payload.redirect_uri
+        if requested:
+            if not client.check_redirect_uri(requested):
+                raise InvalidRequestError("The redirect_uri is not registered for this client.")
+            redirect_uri = requested
+        else:
+            redirect_uri = client.get_default_redirect_uri()
+            if not redirect_uri:
+                raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        g.oauth_issuer = issuer_for(client.resource_id)
+        return redirect_uri
+
+    def _validate_resource(self, redirect_uri: str) -> None:
+        """RFC 8707: one `resource`, naming the client's resource (its URL or `res_…` id).
+
+        A missing `resource` means the client's resource (some MCP clients omit it); any
+        other value is `invalid_target`, redirected like every error after this point.
+        """
+        values = self.request.payload.datalist.get("resource", [])
+        client: OAuthClient = self.request.client
+        if len(values) > 1:
+            raise InvalidTargetError("Send one 'resource' per request.", redirect_uri=redirect_uri)
+        if values and not client.resource.matches(values[0]):
+            raise InvalidTargetError(
+                "The resource is unknown or not registered for this client.",
+                redirect_uri=redirect_uri,
+            )
+
+    def save_authorization_code(self, code: str, request: StoredAuthorizationRequest) -> None:
+        db = database.session()
+        now = database.utcnow()
+        client: OAuthClient = request.client
+        db.add(
+            AuthorizationCode(
+                code_hash=secret_hash(code),
+                client_id=client.id,
+                redirect_uri=request.payload.redirect_uri,
+                code_challenge=request.payload.data["code_challenge"],
+                code_challenge_method=request.payload.data["code_challenge_method"],
+                resource_id=client.resource_id,
+                scope=request.scope,
+                user_id=request.user.id,
+                login_request_id=request.login_request_id,
+                expires_at=now + timedelta(seconds=current_app.config["AUTH_CODE_TTL"]),
+            )
+        )
+        db.execute(
+            update(LoginRequest)
+            .where(LoginRequest.id == request.login_request_id)
+            .values(status=LoginRequestStatus.CODE_ISSUED)
+        )
+        db.commit()
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        """Find and spend the code in one conditional update, so it works at most once (B3).
+
+        A code spent before is a replay: the code is flagged and every token issued from it is
+        revoked (RFC 6749 §4.1.2, RFC 9700 §4.5). Any use spends the code, a failed one too.
+        """
+        db = database.session()
+        now = database.utcnow()
+        row = db.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == secret_hash(code))
+        )
+        if row is None or row.client_id != client.id:
+            return None
+        spent = db.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if spent.rowcount == 0:
+            db.execute(
+                update(AuthorizationCode)
+                .where(AuthorizationCode.id == row.id)
+                .values(replayed_at=now)
+            )
+            tokens.revoke_tokens_from_code(db, row.id)
+            db.commit()
+            return None
+        db.commit()
+        return row if now < row.expires_at else None
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # RFC 8707 §2.2: a `resource` on the token request must be the one the code was for.
+        values = self.request.payload.datalist.get("resource", [])
+        code: AuthorizationCode = self.request.authorization_code
+        if len(values) > 1 or (values and not code.resource.matches(values[0])):
+            raise InvalidTargetError("The resource does not match the authorization request.")
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> BrokerUser | None:
+        return database.session().get(BrokerUser, authorization_code.user_id)
+
+    def generate_token(self, *args: object, **kwargs: object) -> dict[str, object]:
+        """A user access token for the code's resource (authlib's default is an opaque string)."""
+        return tokens.issue_access_token(
+            database.session(), self.request.authorization_code, self.request.client
+        )
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Keep the spent code (a replay must be recognised); record the exchange instead."""
+        db = database.session()
+        db.execute(
+            update(LoginRequest)
+            .where(LoginRequest.id == authorization_code.login_request_id)
+            .values(status=LoginRequestStatus.EXCHANGED)
+        )
+        db.commit()
+
+
+class M2MClientCredentialsGrant(ClientCredentialsGrant):
+    """client_credentials for M2M clients, with the secret in a Basic header or the form body."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(M2M_AUTH_METHODS)
+
+    def validate_requested_scope(self) -> None:
+        if self.request.payload.scope:
+            raise InvalidScopeError("M2M tokens carry no scope; omit the scope parameter.")
+
+    def generate_token(self, *args: object, **kwargs: object) -> dict[str, object]:
+        return tokens.issue_m2m_token(database.session(), self.request.client.id)
+
+
+class BrokerAuthorizationServer(AuthorizationServer):
+    """authlib's Flask authorization server with the broker's grants and RFC 9207 `iss`."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, query_client=_query_client, save_token=_commit_token)
+        self.issuer_parameter = ResourceIssuerParameter()
+        self.register_extension(self.issuer_parameter)
+        self.register_grant(BrokerAuthorizationCodeGrant, [S256CodeChallenge()])
+        self.register_grant(M2MClientCredentialsGrant)
+        self.register_client_auth_method("client_secret_basic", _client_secret_basic)
+
+    def create_oauth2_request(self, request: object) -> OAuth2Request:
+        # A stored request (see the module docstring) is used as is; otherwise Flask's.
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+    def redirect_error(self, request: OAuth2Request | None, error: OAuth2Error) -> Response:
+        """An error the client must hear about: redirect to it with `error`, `state`, `iss`."""
+        response = self.handle_error_response(request, error)
+        self.issuer_parameter.add_issuer_parameter(self, response)
+        return response
+
+
+def _query_client(client_id: str) -> OAuthClient | M2MClient | None:
+    db = database.session()
+    return db.get(OAuthClient, client_id) or db.get(M2MClient, client_id)
+
+
+def _client_secret_basic(
+    query_client: Callable[[str], object], request: OAuth2Request
+) -> object | None:
+    """authlib's client_secret_basic, except that a Basic header whose decoded bytes are not
+    UTF-8 is a failed authentication (authlib lets the UnicodeDecodeError become a 500)."""
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
+
+
+def _commit_token(token: dict[str, object], request: OAuth2Request) -> None:
+    """The token was recorded by `tokens` when it was signed; make that durable."""
+    database.session().commit()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_EXTENSION] = BrokerAuthorizationServer(app)
+
+
+def authorization_server() -> BrokerAuthorizationServer:
+    """The current app's authorization server."""
+    return current_app.extensions[_EXTENSION]

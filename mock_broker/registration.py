@@ -1,0 +1,111 @@
+"""Creating the broker's configuration objects: M2M clients, connections, resources, clients.
+
+Used by the seed and by the CLI. Each function adds and flushes (so the rows exist, in order,
+for what refers to them) and leaves the commit to the caller: a seed or a command is one
+transaction.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from mock_broker.config import is_loopback_host
+from mock_broker.identifiers import new_id, new_secret, secret_hash
+from mock_broker.models import Connection, M2MClient, OAuthClient, Resource
+
+CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+
+
+class RegistrationError(ValueError):
+    """A registration was refused; the message says why."""
+
+
+def create_m2m_client(
+    db: Session, name: str, client_id: str | None = None, secret: str | None = None
+) -> tuple[M2MClient, str]:
+    """Create API credentials; returns the client and its secret (shown once, stored hashed)."""
+    secret = secret or new_secret()
+    client = M2MClient(id=client_id or new_id("skc"), name=name, secret_hash=secret_hash(secret))
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
+def create_connection(
+    db: Session, m2m_client_id: str, login_endpoint: str, connection_id: str | None = None
+) -> Connection:
+    _require_web_url(login_endpoint, "login endpoint")
+    connection = Connection(
+        id=connection_id or new_id("conn")[:32],
+        login_endpoint=login_endpoint,
+        m2m_client_id=m2m_client_id,
+    )
+    db.add(connection)
+    db.flush()
+    return connection
+
+
+def register_resource(
+    db: Session,
+    name: str,
+    mcp_server_url: str,
+    scopes: list[str],
+    connection_id: str,
+    resource_id: str | None = None,
+) -> Resource:
+    _require_web_url(mcp_server_url, "MCP server URL")
+    if urlsplit(mcp_server_url).fragment:
+        raise RegistrationError("An RFC 8707 resource URL must not have a fragment.")
+    resource = Resource(
+        id=resource_id or new_id("res"),
+        name=name,
+        mcp_server_url=mcp_server_url,
+        scopes=" ".join(dict.fromkeys(scopes)),
+        connection_id=connection_id,
+    )
+    db.add(resource)
+    db.flush()
+    return resource
+
+
+def register_client(
+    db: Session,
+    name: str,
+    redirect_uris: list[str],
+    resource_id: str,
+    auth_method: str = "none",
+    client_id: str | None = None,
+) -> tuple[OAuthClient, str | None]:
+    """Register an MCP client; returns it and its secret (None for a public client)."""
+    if auth_method not in CLIENT_AUTH_METHODS:
+        raise RegistrationError(f"auth method must be one of {', '.join(CLIENT_AUTH_METHODS)}.")
+    if not redirect_uris:
+        raise RegistrationError("At least one redirect URI is required.")
+    for uri in redirect_uris:
+        _require_web_url(uri, "redirect URI")
+        if urlsplit(uri).fragment:
+            raise RegistrationError("A redirect URI must not have a fragment (RFC 6749 §3.1.2).")
+    secret = None if auth_method == "none" else new_secret()
+    client = OAuthClient(
+        id=client_id or new_id("mcp"),
+        name=name,
+        secret_hash=secret_hash(secret) if secret else None,
+        redirect_uris=list(redirect_uris),
+        grant_types=["authorization_code"],
+        token_endpoint_auth_method=auth_method,
+        resource_id=resource_id,
+    )
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
+def _require_web_url(url: str, what: str) -> None:
+    """https anywhere, plain http only on loopback (RFC 9700 §2.6, MCP authorization)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RegistrationError(f"The {what} must be an absolute http(s) URL.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise RegistrationError(f"The {what} must use https unless it is on loopback.")

@@ -1,0 +1,68 @@
+"""The fixed development values every local setup shares (documented in the README).
+
+The customer side's development configuration and the tests import these constants, so both
+sides agree without copying strings. None of them is a secret: they exist only on a laptop.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mock_broker import database, keys
+from mock_broker.models import Connection, M2MClient, OAuthClient, Resource
+from mock_broker.registration import (
+    create_connection,
+    create_m2m_client,
+    register_client,
+    register_resource,
+)
+
+DEV_M2M_CLIENT_ID = "skc_dev_customer_idp"
+DEV_M2M_CLIENT_SECRET = "dev-broker-secret-not-for-production"  # noqa: S105 - public dev value
+DEV_CONNECTION_ID = "conn_dev"
+DEV_RESOURCE_ID = "res_dev_notes"
+DEV_RESOURCE_NAME = "Notes (demo MCP server)"
+DEV_MCP_SERVER_URL = "http://127.0.0.1:5003/mcp"
+DEV_RESOURCE_SCOPES = ("notes:read", "notes:write")
+DEMO_CLIENT_ID = "demo_client"
+DEMO_CLIENT_NAME = "Broker demo"
+DEMO_REDIRECT_PATH = "/demo/callback"
+
+
+def demo_redirect_uri(env_url: str) -> str:
+    return env_url + DEMO_REDIRECT_PATH
+
+
+def seed(app: Flask) -> None:
+    """Create the signing key and the development values (idempotent).
+
+    The connection's login endpoint and the demo client's redirect URI follow the current
+    configuration, so they are brought up to date on every run: a database seeded under one
+    port keeps working when the apps are started on others.
+    """
+    db = database.session()
+    keys.ensure_signing_key(db)
+    if db.get(M2MClient, DEV_M2M_CLIENT_ID) is None:
+        create_m2m_client(db, "Development customer IdP", DEV_M2M_CLIENT_ID, DEV_M2M_CLIENT_SECRET)
+    connection = db.get(Connection, DEV_CONNECTION_ID) or create_connection(
+        db, DEV_M2M_CLIENT_ID, app.config["LOGIN_ENDPOINT"], DEV_CONNECTION_ID
+    )
+    connection.login_endpoint = app.config["LOGIN_ENDPOINT"]
+    if db.get(Resource, DEV_RESOURCE_ID) is None:
+        register_resource(
+            db,
+            DEV_RESOURCE_NAME,
+            DEV_MCP_SERVER_URL,
+            list(DEV_RESOURCE_SCOPES),
+            DEV_CONNECTION_ID,
+            DEV_RESOURCE_ID,
+        )
+    demo_redirect = [demo_redirect_uri(app.config["ENV_URL"])]
+    demo = db.get(OAuthClient, DEMO_CLIENT_ID)
+    if demo is None:
+        register_client(
+            db, DEMO_CLIENT_NAME, demo_redirect, DEV_RESOURCE_ID, client_id=DEMO_CLIENT_ID
+        )
+    else:
+        demo.redirect_uris = demo_redirect
+    db.commit()

@@ -1,0 +1,34 @@
+"""Fixtures for the mock broker's own tests: one live broker over real HTTP per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mock_broker import create_app
+from mock_broker.database import init_db
+from tests.broker.flows import Broker
+from tests.servers import LiveServer
+
+LOGIN_ENDPOINT = "http://127.0.0.1:9/login"  # never contacted: redirects are not followed
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    server = LiveServer()
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('broker') / 'broker.sqlite3'}"
+    server.app = create_app(
+        {
+            "ENV_URL": server.url,
+            "DATABASE_URL": database_url,
+            "LOGIN_ENDPOINT": LOGIN_ENDPOINT,
+            "SECRET_KEY": "test-secret-key",
+        }
+    )
+    init_db(server.app)
+    server.start()
+    try:
+        yield Broker(app=server.app, url=server.url)
+    finally:
+        server.stop()

@@ -1,0 +1,203 @@
+"""Test drivers for the mock broker: an MCP client, the customer backend and a browser.
+
+The customer side is simulated by speaking the real wire contract with `requests`: the
+seeded M2M credentials get a token, the profile is posted to the API, and the browser's
+return is a GET of the callback. Nothing about the broker is mocked.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from flask import Flask
+
+from mock_broker.seed import (
+    DEMO_CLIENT_ID,
+    DEV_CONNECTION_ID,
+    DEV_M2M_CLIENT_ID,
+    DEV_M2M_CLIENT_SECRET,
+    DEV_MCP_SERVER_URL,
+    DEV_RESOURCE_ID,
+)
+
+TIMEOUT = 10
+
+
+@dataclass
+class Broker:
+    """The running broker, with helpers that play MCP client, customer backend and browser."""
+
+    app: Flask
+    url: str
+    _m2m_token: str | None = field(default=None, repr=False)
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/resources/{DEV_RESOURCE_ID}"
+
+    @property
+    def demo_redirect_uri(self) -> str:
+        return f"{self.url}/demo/callback"
+
+    def m2m_token(self) -> str:
+        """A fresh M2M token for the seeded customer credentials."""
+        response = requests.post(
+            f"{self.url}/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": DEV_M2M_CLIENT_ID,
+                "client_secret": DEV_M2M_CLIENT_SECRET,
+            },
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def authorize_params(self, **overrides: str | None) -> dict[str, str]:
+        """A valid authorization request for the demo client; None removes a parameter."""
+        verifier = secrets.token_urlsafe(48)
+        params: dict[str, str | None] = {
+            "response_type": "code",
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": self.demo_redirect_uri,
+            "scope": "notes:read notes:write",
+            "state": secrets.token_urlsafe(16),
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+            "resource": DEV_MCP_SERVER_URL,
+            "_verifier": verifier,
+        }
+        params.update(overrides)
+        return {key: value for key, value in params.items() if value is not None}
+
+    def authorize(self, session: requests.Session | None = None, **overrides: str | None):
+        params = self.authorize_params(**overrides)
+        params.pop("_verifier")
+        return (session or requests).get(
+            f"{self.url}/oauth/authorize", params=params, allow_redirects=False, timeout=TIMEOUT
+        )
+
+    def start_login(self, **overrides: str | None) -> LoginFlow:
+        """Authorize and follow the broker to the customer's login endpoint."""
+        params = self.authorize_params(**overrides)
+        browser = requests.Session()
+        verifier = params.pop("_verifier")
+        response = browser.get(
+            f"{self.url}/oauth/authorize", params=params, allow_redirects=False, timeout=TIMEOUT
+        )
+        assert response.status_code == 302, response.text
+        location = urlsplit(response.headers["Location"])
+        query = parse_qs(location.query)
+        return LoginFlow(
+            broker=self,
+            browser=browser,
+            login_request_id=query["login_request_id"][0],
+            broker_state=query["state"][0],
+            client_state=params.get("state"),
+            verifier=verifier,
+            params=params,
+        )
+
+    def post_user(
+        self,
+        login_request_id: str,
+        body: object,
+        token: str | None = None,
+        connection_id: str = DEV_CONNECTION_ID,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        token = token or self.cached_m2m_token()
+        return requests.post(
+            f"{self.url}/api/v1/connections/{connection_id}/auth-requests/{login_request_id}/user",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+            timeout=TIMEOUT,
+        )
+
+    def cached_m2m_token(self) -> str:
+        """One token reused across calls, as the customer side's broker client does."""
+        if self._m2m_token is None:
+            self._m2m_token = self.m2m_token()
+        return self._m2m_token
+
+    def forget_m2m_token(self) -> None:
+        self._m2m_token = None
+
+
+@dataclass
+class LoginFlow:
+    """One sign-in in one browser, from the login redirect to the code."""
+
+    broker: Broker
+    browser: requests.Session
+    login_request_id: str
+    broker_state: str
+    client_state: str | None
+    verifier: str
+    params: dict[str, str]
+
+    def post_profile(self, **profile: object) -> requests.Response:
+        body = {"sub": "user-1", "email": "alice@example.com", **profile}
+        return self.broker.post_user(self.login_request_id, body)
+
+    def callback(self, state: str | None = None) -> requests.Response:
+        query = urlencode({"state": self.broker_state if state is None else state})
+        return self.browser.get(
+            f"{self.broker.url}/sso/v1/connections/{DEV_CONNECTION_ID}/partner:callback?{query}",
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+
+    def decide(self, decision: str = "approve", csrf: bool = True) -> requests.Response:
+        consent_page = self.callback()
+        assert consent_page.status_code == 200, consent_page.text
+        return self.submit_consent(consent_page.text, decision, csrf)
+
+    def submit_consent(self, page: str, decision: str, csrf: bool = True) -> requests.Response:
+        form = {"login_request_id": self.login_request_id, "decision": decision}
+        if csrf:
+            form["csrf_token"] = csrf_token(page)
+        return self.browser.post(
+            f"{self.broker.url}/oauth/consent", data=form, allow_redirects=False, timeout=TIMEOUT
+        )
+
+    def code(self) -> str:
+        """Run the whole flow: profile, callback, approve; returns the authorization code."""
+        assert self.post_profile().status_code == 200
+        response = self.decide("approve")
+        assert response.status_code == 302, response.text
+        return redirect_query(response)["code"]
+
+    def exchange(self, code: str, **overrides: str | None) -> requests.Response:
+        data: dict[str, str | None] = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.broker.demo_redirect_uri,
+            "client_id": DEMO_CLIENT_ID,
+            "code_verifier": self.verifier,
+            "resource": DEV_MCP_SERVER_URL,
+        }
+        data.update(overrides)
+        return requests.post(
+            f"{self.broker.url}/oauth/token",
+            data={key: value for key, value in data.items() if value is not None},
+            timeout=TIMEOUT,
+        )
+
+
+def csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def redirect_query(response: requests.Response) -> dict[str, str]:
+    """The query of a redirect's Location, one value per name (duplicates fail the test)."""
+    query = parse_qs(urlsplit(response.headers["Location"]).query, keep_blank_values=True)
+    assert all(len(values) == 1 for values in query.values()), query
+    return {name: values[0] for name, values in query.items()}
