@@ -181,3 +181,18 @@ def test_mismatched_redirect_uri_never_reaches_the_login_page(stack):
     )
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer_over_http(stack):
+    """C8 through both apps: no hand-off, the same status and the same page."""
+    browser = stack.browser()
+    authorization = browser.authorize()
+    login = browser.page("GET", authorization.login_url)
+    wrong = browser.sign_in_with_password(login, password="not the right password")
+    unknown = browser.sign_in_with_password(login, email="nobody@example.com")
+    assert wrong.status == unknown.status == 422
+    assert "Location" not in wrong.response.headers
+    assert wrong.text().replace(DEMO_EMAIL, "") == unknown.text().replace("nobody@example.com", "")
+    # The login request is untouched: the right password still completes it.
+    redirect = browser.approve(browser.follow(browser.sign_in_with_password(login)))
+    assert redirect["state"] == [authorization.client_state]
