@@ -78,6 +78,8 @@ def from_environment(environ: os._Environ[str] | dict[str, str] = os.environ) ->
     config = dict(DEFAULTS)
     if environ.get("APP_ENV") == "development":
         config.update(DEVELOPMENT_DEFAULTS)
+    # Login methods' own settings (LOGIN_METHOD_<NAME>_<SETTING>), as strings.
+    config.update({key: value for key, value in environ.items() if key.startswith("LOGIN_METHOD_")})
     for key in DEFAULTS:
         raw = environ.get(key)
         if raw is None or raw == "":

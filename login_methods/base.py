@@ -4,8 +4,11 @@ A method is a class with a `name`, a `label`, a template for its panel on the lo
 a blueprint for its own routes (mounted at /login/<name>/). Whatever it does — check a
 password, send a link, redirect to another provider — it ends by calling
 `identity.completion.complete_login(user, pending, method=self.name)` for the pending login
-request it was started for. A method's settings come from the app config under
-`LOGIN_METHOD_<NAME>_<SETTING>`, read with `self.setting(...)`.
+request it was started for. A method's settings come from the app config (and so from
+environment variables) named `LOGIN_METHOD_<NAME>_<SETTING>`, read with `self.setting(...)`.
+A method that needs tables of its own declares their models on `identity.db.Base` and ships
+Alembic revisions on its own branch in the folder named by `migrations` (see
+identity/schema.py); `flask init-db` applies them.
 
 Methods use only the public API a third-party method can use: `identity.login_requests`
 (load the pending request named by the form), `identity.login_page.render_login_page` (show
@@ -15,6 +18,8 @@ the login page with this method's errors), `identity.completion.complete_login`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from flask import Blueprint, Flask
@@ -29,12 +34,18 @@ class LoginMethod:
     label: ClassVar[str]
     #: The template rendered as this method's panel on the login page.
     panel_template: ClassVar[str]
+    #: A folder of Alembic revisions for this method's own tables (its own branch), or None.
+    migrations: ClassVar[Path | None] = None
 
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def setting(self, key: str, default: Any = None) -> Any:
-        return self.app.config.get(f"LOGIN_METHOD_{self.name.upper()}_{key}", default)
+    def setting(
+        self, key: str, default: Any = None, cast: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """LOGIN_METHOD_<NAME>_<KEY>; values from the environment are strings, so `cast` them."""
+        value = self.app.config.get(f"LOGIN_METHOD_{self.name.upper()}_{key}", default)
+        return cast(value) if cast is not None and value is not None else value
 
     def blueprint(self) -> Blueprint:
         """The method's own routes; mounted at /login/<name>/."""

@@ -57,8 +57,11 @@ def test_development_allows_loopback_http_and_dev_secret():
 
 
 def test_environment_is_read_and_development_gets_mock_broker_defaults():
-    config = from_environment({"APP_ENV": "development", "LOGIN_REQUEST_TTL": "120"})
+    config = from_environment(
+        {"APP_ENV": "development", "LOGIN_REQUEST_TTL": "120", "LOGIN_METHOD_X_CODE": "7"}
+    )
     assert config["LOGIN_REQUEST_TTL"] == 120
+    assert config["LOGIN_METHOD_X_CODE"] == "7"  # a method's own setting
     assert config["BROKER_CONNECTION_ID"] == "conn_dev"
     assert config["SECRET_KEY"] == DEV_SECRET_KEY
     production = from_environment({})
