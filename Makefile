@@ -14,7 +14,7 @@ $(STAMP): requirements.txt
 
 ## Start the customer side (127.0.0.1:5000) and the mock broker (127.0.0.1:5001) with demo data.
 run: $(STAMP)
-	$(BIN)/python scripts/run_stack.py
+	$(BIN)/python -m scripts.run_stack
 
 ## Lint, then run every test.
 test: $(STAMP)

@@ -12,7 +12,7 @@ from dotenv import load_dotenv
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from identity import cli, config, db, sessions, views, web
+from identity import cli, config, db, dev_outbox, mail, sessions, views, web
 from identity.passwords import PasswordHasher
 from login_methods import registry
 
@@ -38,6 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sessions.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    mail.init_app(app)
+    dev_outbox.init_app(app)
     app.extensions["identity.password_hasher"] = PasswordHasher()
     app.register_blueprint(views.bp)
     registry.init_app(app)

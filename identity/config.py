@@ -43,6 +43,17 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_MAX_DELAY": 900,
     "THROTTLE_WINDOW": 3600,
     "SESSION_LIFETIME": 8 * 3600,
+    # Outbound mail (identity/mail.py). Development points at the local SMTP sink.
+    "MAIL_SERVER": "127.0.0.1",
+    "MAIL_PORT": 1025,
+    "MAIL_SECURITY": "starttls",
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": None,
+    "MAIL_TIMEOUT": 10.0,
+    "MAIL_CA_FILE": None,
+    # Development only: the Maildir the local SMTP sink writes to, shown at /dev/outbox.
+    "DEV_MAIL_DIR": None,
 }
 
 # The mock broker's documented development values (mock_broker/seed.py), so that
@@ -52,6 +63,9 @@ DEVELOPMENT_DEFAULTS: dict[str, Any] = {
     "BROKER_CLIENT_ID": "skc_dev_customer_idp",
     "BROKER_CLIENT_SECRET": "dev-broker-secret-not-for-production",
     "BROKER_CONNECTION_ID": "conn_dev",
+    "LOGIN_METHODS": "password,magic_link",
+    "MAIL_SECURITY": "none",  # the local sink speaks plain SMTP on loopback
+    "MAIL_FROM": "Acme Identity <no-reply@acme.test>",
 }
 
 _INT_KEYS = {
@@ -65,8 +79,9 @@ _INT_KEYS = {
     "THROTTLE_MAX_DELAY",
     "THROTTLE_WINDOW",
     "SESSION_LIFETIME",
+    "MAIL_PORT",
 }
-_FLOAT_KEYS = {"BROKER_CONNECT_TIMEOUT", "BROKER_READ_TIMEOUT"}
+_FLOAT_KEYS = {"BROKER_CONNECT_TIMEOUT", "BROKER_READ_TIMEOUT", "MAIL_TIMEOUT"}
 
 
 class ConfigError(RuntimeError):
@@ -141,6 +156,14 @@ def check_config(config: dict[str, Any]) -> None:
             problems.append(f"{key}={url!r} is not an absolute http(s) URL")
         elif parts.scheme == "http" and not _is_loopback(url):
             problems.append(f"{key} must use https outside loopback (got {url})")
+    if config["MAIL_SECURITY"] not in {"none", "starttls", "ssl"}:
+        problems.append("MAIL_SECURITY must be none, starttls or ssl")
+    elif (
+        config["MAIL_SECURITY"] == "none"
+        and not development
+        and not _is_loopback(f"smtp://{config['MAIL_SERVER']}")
+    ):
+        problems.append("MAIL_SECURITY=none sends mail in clear text: use starttls or ssl")
     for key in ("BROKER_CLIENT_ID", "BROKER_CLIENT_SECRET", "BROKER_CONNECTION_ID"):
         if not config.get(key):
             problems.append(f"{key} is not set (see README: configuration)")

@@ -16,11 +16,13 @@ def render_login_page(
     *,
     status: int = 200,
     method_context: dict[str, dict[str, Any]] | None = None,
+    retry_after: int | None = None,
 ):
     """Render /login for `pending`.
 
     `method_context` maps a method's name to extra template values for its panel, so a method
     can show its own errors (a wrong password) while the other methods render as usual.
+    `retry_after` (seconds) adds the Retry-After header of a throttled (429) answer.
     """
     method_context = method_context or {}
     methods = current_app.extensions["login_methods"]
@@ -29,9 +31,9 @@ def render_login_page(
         for method in methods
     ]
     signed_in = current_user if current_user.is_authenticated else None
-    return render_template(
-        "login.html", pending=pending, panels=panels, signed_in=signed_in
-    ), status
+    page = render_template("login.html", pending=pending, panels=panels, signed_in=signed_in)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return page, status, headers
 
 
 def _render_panel(method, pending: PendingLoginRequest, extra: dict[str, Any]) -> Markup:

@@ -2,8 +2,8 @@
 
 The core's revisions live in identity/migrations/versions. A login method that needs tables
 of its own ships its revisions in its own folder (`LoginMethod.migrations`) on its own Alembic
-branch; every enabled method's folder is added to the version locations, and `upgrade`
-brings all branches to their heads. So a method adds tables without editing core files.
+branch; every enabled (or shipped) method's folder is added to the version locations, and
+`upgrade` brings all branches to their heads. So a method adds tables without editing core files.
 """
 
 from __future__ import annotations
@@ -24,12 +24,23 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     locations = [MIGRATIONS / "versions"]
-    for method in current_app.extensions.get("login_methods", []):
-        if method.migrations is not None:
-            locations.append(Path(method.migrations))
+    for folder in _method_migrations():
+        if folder not in locations:
+            locations.append(folder)
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(str(path) for path in locations))
     return config
+
+
+def _method_migrations() -> list[Path]:
+    """Migration folders of the enabled methods, and of the shipped ones even when disabled:
+    turning a shipped method off must not leave the database at a revision Alembic cannot
+    find. (A third-party method keeps that duty: see docs/writing-a-login-method.md.)"""
+    from login_methods.registry import BUILTIN, resolve
+
+    classes = [type(method) for method in current_app.extensions.get("login_methods", [])]
+    classes += [resolve(name) for name in BUILTIN]
+    return [Path(cls.migrations) for cls in classes if cls.migrations is not None]
 
 
 def upgrade(revision: str = "heads") -> None:

@@ -15,21 +15,27 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Response, current_app, request
+from flask import Response, current_app, make_response, request
+from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from identity import db
-from identity.models import ThrottleCounter, utcnow
+from identity import audit, db
+from identity.models import ThrottleCounter, User, utcnow
 
 
 @dataclass(frozen=True)
 class Key:
-    """A throttled key and the number of failures it may have before delays start."""
+    """A throttled key, the failures it may have before delays start, and the first delay.
+
+    `base_delay` None means THROTTLE_BASE_DELAY; rate limits on costly actions (sending an
+    email) start higher than sign-in delays.
+    """
 
     name: str
     free_failures: int
+    base_delay: int | None = None
 
 
 def account_key(normalized_identifier: str) -> Key:
@@ -48,6 +54,12 @@ def device_key(device_id: str) -> Key:
 
 def _config(name: str) -> int:
     return current_app.config[name]
+
+
+def wait_message(seconds: int, what: str = "Too many attempts.") -> str:
+    """ "Too many attempts. Try again in 2 minutes." for a wait of `seconds`."""
+    minutes = -(-seconds // 60)
+    return f"{what} Try again in {minutes} minute{'s' if minutes > 1 else ''}."
 
 
 def retry_after(keys: list[Key], now: datetime | None = None) -> int:
@@ -70,10 +82,9 @@ def register_failure(keys: list[Key], now: datetime | None = None) -> None:
         counter.failures += 1
         counter.last_failure_at = now
         over = counter.failures - key.free_failures
-        if over > 0:
-            delay = min(
-                _config("THROTTLE_BASE_DELAY") * 2 ** (over - 1), _config("THROTTLE_MAX_DELAY")
-            )
+        if over >= 0:  # the free ones are used up: the next attempt waits
+            base = key.base_delay or _config("THROTTLE_BASE_DELAY")
+            delay = min(base * 2**over, _config("THROTTLE_MAX_DELAY"))
             counter.blocked_until = now + timedelta(seconds=delay)
     session.flush()
 
@@ -152,3 +163,57 @@ def remember_device(response: Response, normalized_identifier: str) -> None:
         secure=current_app.config["SESSION_COOKIE_SECURE"],
         path="/login/",
     )
+
+
+# -- one sign-in attempt, as every method that checks a secret sees it ----------------------
+
+
+@dataclass
+class Attempt:
+    """A sign-in attempt for one account: throttled before the check, audited, and on success
+    forgiven and remembered. Methods that check a secret (a password, a code) share it, so
+    switching methods buys an attacker no extra guesses against an account."""
+
+    method: str
+    identifier: str
+    login_request_id: str
+    keys: list[Key]
+
+    @classmethod
+    def start(cls, method: str, identifier: str, login_request_id: str) -> Attempt:
+        return cls(method, identifier, login_request_id, keys_for_attempt(identifier))
+
+    def wait(self) -> int:
+        """Seconds before this attempt may be checked; 0 to go ahead. A block is audited."""
+        seconds = retry_after(self.keys)
+        if seconds:
+            audit.record(
+                audit.SIGN_IN_THROTTLED,
+                login_request_id=self.login_request_id,
+                method=self.method,
+                identifier=self.identifier,
+                retry_after=seconds,
+            )
+            db.session().commit()
+        return seconds
+
+    def failed(self, user: User | None, reason: str) -> None:
+        """Count the failure against every key and audit why (for operators, never the secret)."""
+        register_failure(self.keys)
+        audit.record(
+            audit.SIGN_IN_FAILED,
+            user=user,
+            login_request_id=self.login_request_id,
+            method=self.method,
+            identifier=self.identifier,
+            reason=reason,
+        )
+        db.session().commit()
+
+    def succeeded(self, result: ResponseReturnValue) -> Response:
+        """Forgive the account's failures (not the address's: one success does not excuse a
+        sweep across other accounts) and remember this browser for the account."""
+        clear([key for key in self.keys if not key.name.startswith("address:")])
+        response = make_response(result)
+        remember_device(response, self.identifier)
+        return response

@@ -27,6 +27,18 @@ def normalize_email(email: str) -> str:
     return result.normalized.lower()
 
 
+def normalize_identifier(typed: str) -> str:
+    """What the user typed as their email, as one key for lookup and throttling.
+
+    A valid address is normalised like stored emails; anything else is folded as typed, so
+    that invalid input is throttled (and answered) exactly like an unknown account.
+    """
+    try:
+        return normalize_email(typed)
+    except UserError:
+        return typed.strip().casefold()
+
+
 def find_by_email(email: str) -> User | None:
     try:
         normalized = normalize_email(email)

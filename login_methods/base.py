@@ -13,7 +13,10 @@ identity/schema.py); `flask init-db` applies them.
 Methods use only the public API a third-party method can use: `identity.login_requests`
 (load the pending request named by the form), `identity.login_page.render_login_page` (show
 the login page with this method's errors), `identity.completion.complete_login`,
-`identity.users`, `identity.throttle`, `identity.audit`.
+`identity.users`, `identity.throttle`, `identity.audit`, `identity.mail`, `identity.db` and
+`identity.models` (the session, `Base`, `User`, `utcnow`), and `identity.config.ConfigError`
+to refuse bad settings at start. Give form fields ids of the method's own (a prefix): all
+panels share one page.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, ClassVar
 
 from flask import Blueprint, Flask
 
+from identity.config import ConfigError
 from identity.models import PendingLoginRequest
 
 
@@ -43,9 +47,18 @@ class LoginMethod:
     def setting(
         self, key: str, default: Any = None, cast: Callable[[Any], Any] | None = None
     ) -> Any:
-        """LOGIN_METHOD_<NAME>_<KEY>; values from the environment are strings, so `cast` them."""
-        value = self.app.config.get(f"LOGIN_METHOD_{self.name.upper()}_{key}", default)
-        return cast(value) if cast is not None and value is not None else value
+        """LOGIN_METHOD_<NAME>_<KEY>; values from the environment are strings, so `cast` them.
+
+        A value that does not cast refuses to start, naming the variable (E3).
+        """
+        name = f"LOGIN_METHOD_{self.name.upper()}_{key}"
+        value = self.app.config.get(name, default)
+        if cast is None or value is None:
+            return value
+        try:
+            return cast(value)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{name}={value!r} is not valid: {error}") from None
 
     def blueprint(self) -> Blueprint:
         """The method's own routes; mounted at /login/<name>/."""

@@ -8,12 +8,12 @@ failure (C8), a hash upgrade after success when the parameters changed (C9), and
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, request
+from flask import Blueprint, request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import InputRequired, Length
 
-from identity import audit, db, login_requests, throttle, users
+from identity import login_requests, throttle, users
 from identity.completion import complete_login
 from identity.login_page import render_login_page
 from login_methods.base import LoginMethod
@@ -48,25 +48,12 @@ class PasswordMethod(LoginMethod):
         if not form.validate_on_submit():
             return self._page(pending, form, status=422)
 
-        identifier = _identifier(form.email.data)
-        keys = throttle.keys_for_attempt(identifier)
-        wait = throttle.retry_after(keys)
-        if wait:
-            audit.record(
-                audit.SIGN_IN_THROTTLED,
-                login_request_id=pending.login_request_id,
-                method=self.name,
-                identifier=identifier,
-                retry_after=wait,
+        identifier = users.normalize_identifier(form.email.data)
+        attempt = throttle.Attempt.start(self.name, identifier, pending.login_request_id)
+        if wait := attempt.wait():
+            return self._page(
+                pending, form, status=429, error=throttle.wait_message(wait), retry_after=wait
             )
-            db.session().commit()
-            minutes = -(-wait // 60)
-            message = (
-                f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
-            )
-            response = make_response(self._page(pending, form, status=429, error=message))
-            response.headers["Retry-After"] = str(wait)
-            return response
 
         user = users.find_by_email(identifier)
         usable = user if user is not None and user.is_active else None
@@ -74,37 +61,33 @@ class PasswordMethod(LoginMethod):
             form.password.data, usable.password_hash if usable else None
         )
         if not ok or usable is None:
-            throttle.register_failure(keys)
-            audit.record(
-                audit.SIGN_IN_FAILED,
-                user=user,
-                login_request_id=pending.login_request_id,
-                method=self.name,
-                identifier=identifier,
-                reason="unknown_user"
+            reason = (
+                "unknown_user"
                 if user is None
-                else ("disabled" if usable is None else "wrong_password"),
+                else "disabled"
+                if usable is None
+                else "wrong_password"
             )
-            db.session().commit()
+            attempt.failed(user, reason)
             return self._page(pending, form, status=422, error=GENERIC_FAILURE)
 
         if upgraded_hash:
             usable.password_hash = upgraded_hash
-        throttle.clear([key for key in keys if not key.name.startswith("address:")])
-        response = make_response(complete_login(usable, pending, method=self.name))
-        throttle.remember_device(response, identifier)
-        return response
+        return attempt.succeeded(complete_login(usable, pending, method=self.name))
 
-    def _page(self, pending, form: PasswordForm, *, status: int, error: str | None = None):
+    def _page(
+        self,
+        pending,
+        form: PasswordForm,
+        *,
+        status: int,
+        error: str | None = None,
+        retry_after: int | None = None,
+    ):
         form.password.data = ""  # never echo a password back into the page
         return render_login_page(
-            pending, status=status, method_context={self.name: {"form": form, "error": error}}
+            pending,
+            status=status,
+            method_context={self.name: {"form": form, "error": error}},
+            retry_after=retry_after,
         )
-
-
-def _identifier(email: str) -> str:
-    """The normalised address, or the typed text folded, for throttling and lookup alike."""
-    try:
-        return users.normalize_email(email)
-    except users.UserError:
-        return email.strip().casefold()

@@ -16,15 +16,17 @@ from importlib.metadata import entry_points
 
 from flask import Flask
 
+from identity.config import ConfigError
 from login_methods.base import LoginMethod
 
 BUILTIN = {
     "password": "login_methods.password:PasswordMethod",
+    "magic_link": "login_methods.magic_link:MagicLinkMethod",
 }
 ENTRY_POINT_GROUP = "byoa.login_methods"
 
 
-class LoginMethodConfigError(RuntimeError):
+class LoginMethodConfigError(ConfigError):
     """LOGIN_METHODS names something that is not a login method."""
 
 

@@ -1,7 +1,8 @@
-"""`make run`: migrate, seed and start the customer side and the mock broker together.
+"""`make run` (`python -m scripts.run_stack`): start both apps and a mail sink, with demo data.
 
 Each app runs in its own `flask run` process on 127.0.0.1 (never `localhost`: a browser treats
-them as different sites). Ctrl-C stops both.
+them as different sites). An SMTP sink (aiosmtpd) in this process receives the customer
+side's mail into a Maildir, shown at the customer side's /dev/outbox. Ctrl-C stops all three.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ import time
 from pathlib import Path
 
 import requests
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
+from identity.dev_outbox import maildir
 
 ROOT = Path(__file__).resolve().parent.parent
 IDP_PORT = int(os.environ.get("IDP_PORT", "5000"))
 BROKER_PORT = int(os.environ.get("BROKER_PORT", "5001"))
+SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
+MAIL_DIR = ROOT / "instance" / "dev-mail"
 IDP_URL = f"http://127.0.0.1:{IDP_PORT}"
 BROKER_URL = f"http://127.0.0.1:{BROKER_PORT}"
 
@@ -27,6 +34,9 @@ ENVIRONMENT = {
     "BROKER_ENV_URL": BROKER_URL,
     "MOCK_BROKER_ENV_URL": BROKER_URL,
     "MOCK_BROKER_LOGIN_ENDPOINT": f"{IDP_URL}/login",
+    "MAIL_SERVER": "127.0.0.1",
+    "MAIL_PORT": str(SMTP_PORT),
+    "DEV_MAIL_DIR": str(MAIL_DIR),
     "PYTHONUNBUFFERED": "1",
 }
 
@@ -54,6 +64,16 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> No
 
 
 def main() -> None:
+    maildir(MAIL_DIR)
+    sink = Controller(Mailbox(MAIL_DIR), hostname="127.0.0.1", port=SMTP_PORT)
+    sink.start()
+    try:
+        serve()
+    finally:
+        sink.stop()
+
+
+def serve() -> None:
     run(flask("mock_broker", "init-db"))
     run(flask("app", "init-db"))
     run(flask("app", "seed-demo"))
@@ -71,8 +91,9 @@ def main() -> None:
   Mock broker    {BROKER_URL}   ← start here: "Start a demo sign-in"
   Customer side  {IDP_URL}
   Demo user      alice@example.com / demo-password-for-alice
+  Mail outbox    {IDP_URL}/dev/outbox   (magic links land here; SMTP sink on :{SMTP_PORT})
 
-  Ctrl-C stops both.
+  Ctrl-C stops everything.
 """,
             flush=True,
         )

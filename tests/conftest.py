@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from identity import mail
 from tests.helpers import customer_test_config
 
 
@@ -17,7 +18,8 @@ def app(tmp_path):
         customer_test_config(tmp_path, broker_url="http://127.0.0.1:9")  # discard port
     )
     application.test_cli_runner().invoke(args=["init-db"], catch_exceptions=False)
-    return application
+    yield application
+    mail.shutdown(application)
 
 
 @pytest.fixture
@@ -35,7 +37,12 @@ def stack(tmp_path_factory):
     """Customer side + mock broker on free loopback ports, shared by a test session."""
     from tests.stack import Stack
 
-    with Stack(tmp_path_factory.mktemp("stack")) as running:
+    # Many tests ask alice's magic links from 127.0.0.1; the limits have tests of their own.
+    overrides = {
+        "LOGIN_METHOD_MAGIC_LINK_ADDRESS_LIMIT": 10_000,
+        "LOGIN_METHOD_MAGIC_LINK_EMAIL_LIMIT": 10_000,
+    }
+    with Stack(tmp_path_factory.mktemp("stack"), customer_overrides=overrides) as running:
         yield running
 
 
@@ -48,7 +55,8 @@ def fresh_stack(tmp_path):
     made: list[Stack] = []
 
     def factory(**customer_overrides) -> Stack:
-        made.append(Stack(tmp_path, customer_overrides=customer_overrides).__enter__())
+        directory = tmp_path / f"stack{len(made)}"
+        made.append(Stack(directory, customer_overrides=customer_overrides).__enter__())
         return made[-1]
 
     yield factory

@@ -20,8 +20,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from bs4 import BeautifulSoup
 
+from identity import mail
 from mock_broker import seed as broker_seed
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, customer_test_config
+from tests.mail_sink import MailSink
 from tests.servers import LiveServer
 
 
@@ -38,6 +40,8 @@ class Stack:
         from mock_broker import create_app as create_broker_app
         from mock_broker import database as broker_database
 
+        directory.mkdir(parents=True, exist_ok=True)
+        self.mail = MailSink(directory / "mail")
         self.broker = LiveServer()
         self.idp = LiveServer()
         self.broker.app = create_broker_app(
@@ -51,20 +55,32 @@ class Stack:
         )
         broker_database.init_db(self.broker.app)
         self.idp.app = create_customer_app(
-            customer_test_config(directory, self.broker.url, **(customer_overrides or {}))
+            customer_test_config(
+                directory,
+                self.broker.url,
+                **{
+                    "PUBLIC_URL": self.idp.url,
+                    "MAIL_PORT": self.mail.port,
+                    "DEV_MAIL_DIR": str(self.mail.directory),
+                    **(customer_overrides or {}),
+                },
+            )
         )
         runner = self.idp.app.test_cli_runner()
         runner.invoke(args=["init-db"], catch_exceptions=False)
         runner.invoke(args=["seed-demo"], catch_exceptions=False)
 
     def __enter__(self) -> Stack:
+        self.mail.__enter__()
         self.broker.start()
         self.idp.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.idp.stop()
+        mail.shutdown(self.idp.app)
         self.broker.stop()
+        self.mail.__exit__()
 
     @property
     def demo_redirect_uri(self) -> str:

@@ -1,1 +1,0 @@
-"""Login methods that live outside the core packages, enabled only by configuration."""
