@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 
+NODE_DIR   := tests/oidc_provider
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
 .PHONY: run test lint clean
 
 $(STAMP): requirements.txt
@@ -12,12 +15,17 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-## Start the customer side (127.0.0.1:5000) and the mock broker (127.0.0.1:5001) with demo data.
+# oidc-provider (Node.js), the independent OpenID Provider the interoperability tests run.
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Start the customer side (:5000), mock broker (:5001), OIDC stand-in (:5002) and a mail sink.
 run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
 
 ## Lint, then run every test.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -27,4 +35,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(NODE_DIR)/node_modules

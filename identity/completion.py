@@ -20,7 +20,7 @@ from flask import current_app, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from identity import audit, broker_client, db, login_requests, sessions
+from identity import audit, broker_client, db, login_requests, sessions, signals
 from identity.models import PendingLoginRequest, User
 from identity.profile import build_profile
 
@@ -31,6 +31,9 @@ def complete_login(user: User, pending: PendingLoginRequest, method: str) -> Res
         sessions.sign_in(user, method)
     audit.record(
         audit.SIGN_IN_SUCCEEDED, user=user, login_request_id=pending.login_request_id, method=method
+    )
+    signals.user_signed_in.send(
+        current_app._get_current_object(), user=user, pending=pending, method=method
     )
     db.session().commit()
     return hand_off(user, pending)

@@ -63,7 +63,15 @@ DEVELOPMENT_DEFAULTS: dict[str, Any] = {
     "BROKER_CLIENT_ID": "skc_dev_customer_idp",
     "BROKER_CLIENT_SECRET": "dev-broker-secret-not-for-production",
     "BROKER_CONNECTION_ID": "conn_dev",
-    "LOGIN_METHODS": "password,magic_link",
+    "LOGIN_METHODS": "password,magic_link,oidc",
+    # The local upstream OpenID Provider stand-in (upstream_idp/settings.py), run by make run.
+    "LOGIN_METHOD_OIDC_PROVIDERS": "standin",
+    "LOGIN_METHOD_OIDC_STANDIN_LABEL": "Dev OIDC (stand-in)",
+    "LOGIN_METHOD_OIDC_STANDIN_ISSUER": "http://127.0.0.1:5002",
+    "LOGIN_METHOD_OIDC_STANDIN_CLIENT_ID": "customer-idp-dev",
+    "LOGIN_METHOD_OIDC_STANDIN_CLIENT_SECRET": "upstream-dev-secret-not-for-production",
+    "LOGIN_METHOD_OIDC_STANDIN_SCOPES": "openid email profile groups",
+    "LOGIN_METHOD_OIDC_STANDIN_TRUST_EMAIL": "true",
     "MAIL_SECURITY": "none",  # the local sink speaks plain SMTP on loopback
     "MAIL_FROM": "Acme Identity <no-reply@acme.test>",
 }

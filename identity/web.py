@@ -2,9 +2,10 @@
 
 Headers (C7): pages cannot be framed (CSP frame-ancestors + X-Frame-Options), no Referer
 leaves the site (the login URL carries the broker's state), no inline script or style, forms
-may post only here — and to the broker, because Chromium applies `form-action` to the
-redirect that follows a form post. Every dynamic response is `no-store`: pages hold CSRF
-tokens and per-user content.
+may post only here — and to the origins a form post redirects to (the broker's callback,
+an upstream provider's authorization endpoint), because Chromium applies `form-action` to
+the redirect that follows a form post; login methods add theirs with `allow_form_action`.
+Every dynamic response is `no-store`: pages hold CSRF tokens and per-user content.
 
 Errors: every failure is a page that says what happened and what to do, with the right 4xx or
 5xx status; never a stack trace (E2).
@@ -21,8 +22,11 @@ from werkzeug.exceptions import HTTPException
 from identity import db
 from identity.login_requests import LoginRequestError
 
+_FORM_ACTION = "identity.form_action_origins"
+
 
 def init_app(app: Flask) -> None:
+    app.extensions[_FORM_ACTION] = {_origin(app.config["BROKER_ENV_URL"])}
     app.after_request(_security_headers)
     app.register_error_handler(LoginRequestError, _login_request_error)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -35,11 +39,16 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def allow_form_action(app: Flask, url: str) -> None:
+    """Let this site's forms lead to `url`'s origin (a redirect after a POST goes there)."""
+    app.extensions[_FORM_ACTION].add(_origin(url))
+
+
 def _security_headers(response):
-    broker = _origin(current_app.config["BROKER_ENV_URL"])
+    targets = " ".join(sorted(current_app.extensions[_FORM_ACTION]))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"form-action 'self' {broker}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        f"form-action 'self' {targets}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"

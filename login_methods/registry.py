@@ -22,6 +22,7 @@ from login_methods.base import LoginMethod
 BUILTIN = {
     "password": "login_methods.password:PasswordMethod",
     "magic_link": "login_methods.magic_link:MagicLinkMethod",
+    "oidc": "login_methods.oidc:OidcMethod",
 }
 ENTRY_POINT_GROUP = "byoa.login_methods"
 

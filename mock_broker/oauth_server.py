@@ -313,11 +313,11 @@ def _query_client(client_id: str) -> OAuthClient | M2MClient | None:
 def _client_secret_basic(
     query_client: Callable[[str], object], request: OAuth2Request
 ) -> object | None:
-    """authlib's client_secret_basic, except that a Basic header whose decoded bytes are not
-    UTF-8 is a failed authentication (authlib lets the UnicodeDecodeError become a 500)."""
+    """authlib's client_secret_basic, except that a Basic header that does not decode (non-ASCII
+    base64, bytes that are not UTF-8) is a failed authentication, not a 500 from authlib."""
     try:
         return authenticate_client_secret_basic(query_client, request)
-    except UnicodeDecodeError:
+    except ValueError:  # UnicodeDecodeError and binascii.Error are ValueErrors too
         return None
 
 

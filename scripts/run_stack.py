@@ -1,8 +1,9 @@
-"""`make run` (`python -m scripts.run_stack`): start both apps and a mail sink, with demo data.
+"""`make run` (`python -m scripts.run_stack`): the whole local stack, with demo data.
 
-Each app runs in its own `flask run` process on 127.0.0.1 (never `localhost`: a browser treats
-them as different sites). An SMTP sink (aiosmtpd) in this process receives the customer
-side's mail into a Maildir, shown at the customer side's /dev/outbox. Ctrl-C stops all three.
+The customer side, the mock broker and the upstream OIDC stand-in each run in their own
+`flask run` process on 127.0.0.1 (never `localhost`: a browser treats them as different
+sites). An SMTP sink (aiosmtpd) in this process receives the customer side's mail into a
+Maildir, shown at the customer side's /dev/outbox. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from identity.dev_outbox import maildir
 ROOT = Path(__file__).resolve().parent.parent
 IDP_PORT = int(os.environ.get("IDP_PORT", "5000"))
 BROKER_PORT = int(os.environ.get("BROKER_PORT", "5001"))
+UPSTREAM_PORT = int(os.environ.get("UPSTREAM_PORT", "5002"))
 SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
 MAIL_DIR = ROOT / "instance" / "dev-mail"
 IDP_URL = f"http://127.0.0.1:{IDP_PORT}"
 BROKER_URL = f"http://127.0.0.1:{BROKER_PORT}"
+UPSTREAM_URL = f"http://127.0.0.1:{UPSTREAM_PORT}"
 
 ENVIRONMENT = {
     **os.environ,
@@ -34,6 +37,9 @@ ENVIRONMENT = {
     "BROKER_ENV_URL": BROKER_URL,
     "MOCK_BROKER_ENV_URL": BROKER_URL,
     "MOCK_BROKER_LOGIN_ENDPOINT": f"{IDP_URL}/login",
+    "UPSTREAM_IDP_ISSUER": UPSTREAM_URL,
+    "UPSTREAM_IDP_REDIRECT_URIS": f"{IDP_URL}/login/oidc/standin/callback",
+    "LOGIN_METHOD_OIDC_STANDIN_ISSUER": UPSTREAM_URL,
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": str(SMTP_PORT),
     "DEV_MAIL_DIR": str(MAIL_DIR),
@@ -75,21 +81,27 @@ def main() -> None:
 
 def serve() -> None:
     run(flask("mock_broker", "init-db"))
+    run(flask("upstream_idp", "init-db"))
     run(flask("app", "init-db"))
     run(flask("app", "seed-demo"))
     processes = [
         subprocess.Popen(
             flask(app, "run", "--host", "127.0.0.1", "--port", str(port)), cwd=ROOT, env=ENVIRONMENT
         )
-        for app, port in (("mock_broker", BROKER_PORT), ("app", IDP_PORT))
+        for app, port in (
+            ("mock_broker", BROKER_PORT),
+            ("upstream_idp", UPSTREAM_PORT),
+            ("app", IDP_PORT),
+        )
     ]
     try:
-        wait_healthy(BROKER_URL, processes[0])
-        wait_healthy(IDP_URL, processes[1])
+        for url, process in zip((BROKER_URL, UPSTREAM_URL, IDP_URL), processes, strict=True):
+            wait_healthy(url, process)
         print(
             f"""
   Mock broker    {BROKER_URL}   ← start here: "Start a demo sign-in"
   Customer side  {IDP_URL}
+  OIDC stand-in  {UPSTREAM_URL}   (upstream provider: any username, editable claims)
   Demo user      alice@example.com / demo-password-for-alice
   Mail outbox    {IDP_URL}/dev/outbox   (magic links land here; SMTP sink on :{SMTP_PORT})
 

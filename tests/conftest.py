@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from joserfc.jwk import RSAKey
 
 from identity import mail
 from tests.helpers import customer_test_config
@@ -62,3 +65,65 @@ def fresh_stack(tmp_path):
     yield factory
     for running in made:
         running.__exit__(None, None, None)
+
+
+STANDIN_CLIENT_ID, STANDIN_CLIENT_SECRET = "customer-idp-test", "stand-in-test-secret"
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> str:
+    return RSAKey.generate_key(2048, private=True).as_pem(private=True).decode("ascii")
+
+
+@pytest.fixture
+def standin(tmp_path, signing_key) -> Iterator:
+    """A factory: a stack whose customer side trusts a fresh upstream stand-in (upstream_idp)
+    as the OIDC provider "standin"; keyword arguments set that provider's policy."""
+    started: list = []
+
+    from tests.servers import LiveServer
+    from tests.stack import Stack
+    from upstream_idp import create_app as create_upstream_app
+
+    def make(**policy: str) -> Stack:
+        stack = Stack(tmp_path / f"stack{len(started)}")
+        upstream = LiveServer()
+        upstream.app = create_upstream_app(
+            {
+                "TESTING": True,
+                "ISSUER": upstream.url,
+                "DATABASE_URL": f"sqlite:///{stack.directory / 'upstream.sqlite3'}",
+                "SIGNING_KEY": signing_key,
+                "SECRET_KEY": "upstream-test-secret-key",
+                "CLIENTS": [
+                    {
+                        "client_id": STANDIN_CLIENT_ID,
+                        "client_secret": STANDIN_CLIENT_SECRET,
+                        "redirect_uris": [f"{stack.idp.url}/login/oidc/standin/callback"],
+                        "token_endpoint_auth_method": "client_secret_basic",
+                    }
+                ],
+            }
+        )
+        upstream.start()
+        stack.upstream = upstream
+        stack.customer_overrides.update(
+            {
+                "LOGIN_METHODS": "password,magic_link,oidc",
+                "LOGIN_METHOD_OIDC_PROVIDERS": "standin",
+                "LOGIN_METHOD_OIDC_STANDIN_LABEL": "Stand-in",
+                "LOGIN_METHOD_OIDC_STANDIN_ISSUER": upstream.url,
+                "LOGIN_METHOD_OIDC_STANDIN_CLIENT_ID": STANDIN_CLIENT_ID,
+                "LOGIN_METHOD_OIDC_STANDIN_CLIENT_SECRET": STANDIN_CLIENT_SECRET,
+                "LOGIN_METHOD_OIDC_STANDIN_SCOPES": "openid email profile groups",
+                "LOGIN_METHOD_OIDC_STANDIN_TRUST_EMAIL": "true",
+                **{f"LOGIN_METHOD_OIDC_STANDIN_{key}": value for key, value in policy.items()},
+            }
+        )
+        started.append((stack.__enter__(), upstream))
+        return stack
+
+    yield make
+    for stack, upstream in started:
+        stack.__exit__(None, None, None)
+        upstream.stop()

@@ -36,33 +36,40 @@ class Stack:
         customer_overrides: dict[str, Any] | None = None,
         broker_overrides: dict[str, Any] | None = None,
     ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.customer_overrides = dict(customer_overrides or {})
+        self.broker_overrides = dict(broker_overrides or {})
+        # Ports first: each app's configuration names the other's URL (and a test may start a
+        # third party, e.g. an OpenID Provider, that must know the customer side's URL).
+        self.mail = MailSink(directory / "mail")
+        self.broker = LiveServer()
+        self.idp = LiveServer()
+
+    def _build(self) -> None:
         from app import create_app as create_customer_app
         from mock_broker import create_app as create_broker_app
         from mock_broker import database as broker_database
 
-        directory.mkdir(parents=True, exist_ok=True)
-        self.mail = MailSink(directory / "mail")
-        self.broker = LiveServer()
-        self.idp = LiveServer()
         self.broker.app = create_broker_app(
             {
                 "TESTING": True,
                 "ENV_URL": self.broker.url,
-                "DATABASE_URL": f"sqlite:///{directory / 'broker.sqlite3'}",
+                "DATABASE_URL": f"sqlite:///{self.directory / 'broker.sqlite3'}",
                 "LOGIN_ENDPOINT": f"{self.idp.url}/login",
-                **(broker_overrides or {}),
+                **self.broker_overrides,
             }
         )
         broker_database.init_db(self.broker.app)
         self.idp.app = create_customer_app(
             customer_test_config(
-                directory,
+                self.directory,
                 self.broker.url,
                 **{
                     "PUBLIC_URL": self.idp.url,
                     "MAIL_PORT": self.mail.port,
                     "DEV_MAIL_DIR": str(self.mail.directory),
-                    **(customer_overrides or {}),
+                    **self.customer_overrides,
                 },
             )
         )
@@ -71,6 +78,7 @@ class Stack:
         runner.invoke(args=["seed-demo"], catch_exceptions=False)
 
     def __enter__(self) -> Stack:
+        self._build()
         self.mail.__enter__()
         self.broker.start()
         self.idp.start()
@@ -113,6 +121,10 @@ class Page:
 
     def text(self) -> str:
         return self.soup.get_text(" ", strip=True)
+
+    def href(self, selector: str) -> str:
+        """The absolute URL of the first link matching the CSS `selector`."""
+        return urljoin(self.response.url, self.soup.select_one(selector)["href"])
 
     def form(
         self, action_contains: str = "", button: str | None = None

@@ -66,7 +66,16 @@ def test_e2_token_endpoint_never_fails_with_a_500(broker, name, value):
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Basic", "Basic !!!", "Basic " + "a" * 3000, "Basic OmZvbw==", "Basic w6k6w6k=", "Bearer x"],
+    [
+        "Basic",
+        "Basic !!!",
+        "Basic " + "a" * 3000,
+        "Basic OmZvbw==",
+        "Basic w6k6w6k=",
+        "Basic /w==",  # decodes to a byte that is not UTF-8
+        "Basic \xff\xfe",  # not ASCII: not base64 at all
+        "Bearer x",
+    ],
 )
 def test_e2_token_endpoint_garbled_basic_auth(broker, authorization):
     response = requests.post(

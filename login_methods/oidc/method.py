@@ -1,0 +1,257 @@
+"""Upstream OIDC login: "Sign in with Google / Entra / Okta / …", the third plugin.
+
+    POST /login/oidc/<provider>/start      → 303 to the provider (code + PKCE S256 + nonce + state)
+    GET  /login/oidc/<provider>/callback   → verify → link or create the local user → complete_login
+
+authlib's OIDC client does the protocol (C18): discovery, PKCE, a random `state` and `nonce`
+kept in this browser's session, the code exchange with the provider's client authentication,
+and the id_token checks — signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`,
+`nonce`, `at_hash`, with a configurable clock-skew leeway. On top of it:
+- one redirect URI per provider, and the RFC 9207 `iss` response parameter checked when the
+  provider sends it: a response meant for one provider cannot be replayed at another (mix-up);
+- the state also names the pending broker login request it was started for, so the upstream
+  round trip resumes exactly that sign-in;
+- accounts are keyed by (`iss`, `sub`), and linking follows identities.decide (C19);
+- every upstream failure is a page that says what happened with a way back to the login
+  page; the pending login request survives it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from joserfc.errors import JoseError
+
+from identity import audit, db, login_requests, signals, web
+from identity.completion import complete_login
+from identity.models import PendingLoginRequest, User, utcnow
+from login_methods.base import LoginMethod
+from login_methods.oidc import identities, providers
+from login_methods.oidc.providers import Provider
+
+HERE = Path(__file__).parent
+#: session key: {state: login_request_id} for upstream round trips in flight
+FLOWS = "oidc_flows"
+MAX_FLOWS = 10
+
+SIGN_IN_FAILED = "oidc.sign_in_failed"
+IDENTITY_LINKED = "oidc.identity_linked"
+USER_CREATED = "oidc.user_created"
+LINK_REQUIRED = "oidc.link_required"
+
+# OAuth error codes from the provider (or authlib) that get a page of their own.
+_OAUTH_ERRORS = {"access_denied": "cancelled", "mismatching_state": "state"}
+
+
+class UpstreamError(Exception):
+    """An upstream failure shown to the user: `kind` picks the message, `status` the code."""
+
+    def __init__(self, kind: str, status: int = 400, detail: str = "") -> None:
+        super().__init__(kind)
+        self.kind, self.status, self.detail = kind, status, detail
+
+
+def _lacks_claims(provider: Provider, claims: dict[str, Any]) -> bool:
+    """Whether the id_token lacks what the requested scopes promise (email, names, groups)."""
+    scopes = provider.scopes.split()
+    wanted = {"email", "email_verified"} if "email" in scopes else set()
+    if "profile" in scopes:
+        wanted |= {provider.claims[field] for field in ("name", "given_name", "family_name")}
+    if "groups" in scopes:
+        wanted.add(provider.claims["groups"])
+    return not wanted <= claims.keys()
+
+
+class OidcMethod(LoginMethod):
+    name = "oidc"
+    label = "Single sign-on"
+    panel_template = "oidc/panel.html"
+    migrations = HERE / "migrations"
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.providers = {provider.name: provider for provider in providers.load(self.setting)}
+        self.oauth = OAuth(app)
+        for provider in self.providers.values():
+            web.allow_form_action(app, provider.discovery_url)
+            self.oauth.register(
+                provider.name,
+                client_id=provider.client_id,
+                client_secret=provider.client_secret,
+                server_metadata_url=provider.discovery_url,
+                client_kwargs={
+                    "scope": provider.scopes,
+                    "code_challenge_method": "S256",
+                    "token_endpoint_auth_method": provider.auth_method,
+                    "default_timeout": provider.timeout,
+                    "verify": provider.ca_file or True,
+                },
+            )
+        signals.user_signed_in.connect(self._link_after_proof, app)
+
+    def blueprint(self) -> Blueprint:
+        bp = Blueprint("oidc", __name__, template_folder=str(HERE / "templates"))
+        bp.add_url_rule("/<provider>/start", "start", self.start, methods=["POST"])
+        bp.add_url_rule("/<provider>/callback", "callback", self.callback, methods=["GET"])
+        return bp
+
+    def panel_context(self, pending: PendingLoginRequest) -> dict[str, Any]:
+        waiting = identities.pending_link(pending)
+        return {
+            "providers": list(self.providers.values()),
+            "link_waiting": self.providers.get(waiting.provider) if waiting else None,
+        }
+
+    def _provider(self, name: str) -> Provider:
+        provider = self.providers.get(name)
+        if provider is None:
+            abort(404)
+        return provider
+
+    # -- out to the provider ----------------------------------------------------------------
+
+    def start(self, provider: str):
+        chosen = self._provider(provider)
+        pending = login_requests.load(request.form.get("login_request_id", ""))
+        client = self.oauth.create_client(chosen.name)
+        # One redirect URI per provider, from configuration (never the Host header).
+        redirect_uri = current_app.config["PUBLIC_URL"].rstrip("/") + url_for(
+            "oidc.callback", provider=chosen.name
+        )
+        try:
+            authorization = client.create_authorization_url(redirect_uri)
+        except (requests.RequestException, ValueError) as error:
+            return self._error_page(
+                chosen, pending, UpstreamError("unreachable", 502, type(error).__name__)
+            )
+        # Usually the issuer's origin (allowed at start); a provider may authorize elsewhere.
+        web.allow_form_action(current_app, client.load_server_metadata()["authorization_endpoint"])
+        client.save_authorize_data(redirect_uri=redirect_uri, **authorization)
+        flows = dict(session.get(FLOWS, {}))
+        flows[authorization["state"]] = pending.login_request_id
+        session[FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
+        return redirect(authorization["url"], code=303)
+
+    # -- back from the provider -------------------------------------------------------------
+
+    def callback(self, provider: str):
+        chosen = self._provider(provider)
+        flows = dict(session.get(FLOWS, {}))
+        login_request_id = flows.pop(request.args.get("state", ""), None)
+        session[FLOWS] = flows
+        if login_request_id is None:
+            # No round trip of this browser has this state: replayed, forged, or a session lost.
+            return self._error_page(chosen, None, UpstreamError("state"))
+        pending = login_requests.load(login_request_id)
+        try:
+            claims = self._verified_claims(chosen)
+        except UpstreamError as error:
+            return self._error_page(chosen, pending, error)
+        return self._sign_in(chosen, pending, claims)
+
+    def _verified_claims(self, provider: Provider) -> dict[str, Any]:
+        client = self.oauth.create_client(provider.name)
+        try:
+            issuer = client.load_server_metadata()["issuer"]
+            returned_iss = request.args.get("iss")
+            if returned_iss is not None and returned_iss != issuer:
+                raise UpstreamError("mix_up", detail=f"iss={returned_iss[:100]}")
+            token = client.authorize_access_token(
+                claims_options={"iss": {"values": [issuer]}, **provider.claims_options},
+                leeway=provider.leeway,
+            )
+            claims = dict(token.get("userinfo") or {})
+            if not claims:
+                raise UpstreamError("bad_token", detail="no id_token")
+            if _lacks_claims(provider, claims):
+                # Many providers keep profile claims out of the id_token (OIDC Core 5.4):
+                # ask the userinfo endpoint, and accept it only for the same subject.
+                userinfo = client.userinfo(token=token)
+                if userinfo.get("sub") != claims["sub"]:
+                    raise UpstreamError("bad_token", detail="userinfo sub differs")
+                claims = {**userinfo, **claims}
+        except OAuthError as error:
+            kind = _OAUTH_ERRORS.get(error.error or "", "provider_error")
+            raise UpstreamError(kind, detail=f"{error.error}") from None
+        except requests.RequestException as error:
+            raise UpstreamError("unreachable", 502, type(error).__name__) from None
+        except JoseError as error:
+            raise UpstreamError("bad_token", detail=f"{type(error).__name__}: {error}") from None
+        return claims
+
+    def _sign_in(self, provider: Provider, pending: PendingLoginRequest, claims: dict[str, Any]):
+        decision = identities.decide(provider, claims)
+        user = decision.user
+        if decision.kind == "sign_in":
+            identity = identities.find(claims["iss"], claims["sub"])
+        elif decision.kind == "link_and_sign_in":
+            identity = identities.link(user, provider, claims)
+            audit.record(IDENTITY_LINKED, user=user, provider=provider.name, how="verified_email")
+        elif decision.kind == "create":
+            user = identities.create_user(provider, claims)
+            identity = identities.link(user, provider, claims)
+            audit.record(USER_CREATED, user=user, provider=provider.name)
+        elif decision.kind == "prove_first":
+            if not (current_user.is_authenticated and current_user.id == user.id):
+                return self._ask_for_proof(provider, pending, user, claims)
+            # Already signed in here as that account: that is the proof.
+            identity = identities.link(user, provider, claims)
+            audit.record(IDENTITY_LINKED, user=user, provider=provider.name, how="signed_in")
+        else:
+            return self._error_page(provider, pending, UpstreamError(decision.reason or "refused"))
+        identities.apply_claims(user, provider, claims)
+        identity.email = claims.get("email")
+        identity.last_sign_in_at = utcnow()
+        return complete_login(user, pending, method=self.name)
+
+    def _ask_for_proof(self, provider, pending, user: User, claims) -> tuple[str, int]:
+        identities.remember_pending_link(pending, user, provider, claims)
+        audit.record(
+            LINK_REQUIRED,
+            user=user,
+            provider=provider.name,
+            login_request_id=pending.login_request_id,
+        )
+        db.session().commit()
+        return render_template("oidc/link_required.html", provider=provider, pending=pending), 200
+
+    def _link_after_proof(self, app, user: User, pending: PendingLoginRequest, method: str) -> None:
+        """Receiver of `user_signed_in`: the user proved the local account with another method."""
+        if method == self.name:
+            return
+        identity = identities.complete_pending_link(pending, user)
+        if identity is not None:
+            audit.record(IDENTITY_LINKED, user=user, provider=identity.provider, how=method)
+
+    def _error_page(
+        self, provider: Provider, pending: PendingLoginRequest | None, error: UpstreamError
+    ):
+        audit.record(
+            SIGN_IN_FAILED,
+            login_request_id=pending.login_request_id if pending else None,
+            provider=provider.name,
+            reason=error.kind,
+            detail=error.detail[:200],
+        )
+        db.session().commit()
+        current_app.logger.warning(
+            "upstream sign-in with %s failed: %s %s", provider.name, error.kind, error.detail[:200]
+        )
+        return render_template(
+            "oidc/error.html", provider=provider, pending=pending, kind=error.kind
+        ), error.status

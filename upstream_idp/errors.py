@@ -1,0 +1,38 @@
+"""Error responses: an HTML page for people, JSON for the protocol endpoints."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+_JSON_PREFIXES = ("/token", "/userinfo", "/jwks", "/.well-known/", "/healthz")
+
+
+def error_page(error: str, description: str, status: int = 400) -> Response:
+    """A page that says what went wrong and what to do, titled with the OAuth error code."""
+    return make_response(
+        render_template("error.html", error=error, description=description), status
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Response:
+        return error_page(
+            "csrf_failed",
+            "This form expired or did not come from this page. Go back to the application, "
+            "start the sign-in again, and submit the new form.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if request.path.startswith(_JSON_PREFIXES):
+            response = jsonify(
+                error="invalid_request" if status < 500 else "server_error",
+                error_description=error.description,
+            )
+            response.status_code = status
+            return response
+        return error_page(error.name.lower().replace(" ", "_"), error.description or "", status)
