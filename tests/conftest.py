@@ -100,7 +100,10 @@ def standin(tmp_path, signing_key) -> Iterator:
                         "client_id": STANDIN_CLIENT_ID,
                         "client_secret": STANDIN_CLIENT_SECRET,
                         "redirect_uris": [f"{stack.idp.url}/login/oidc/standin/callback"],
-                        "token_endpoint_auth_method": "client_secret_basic",
+                        # The provider holds us to the method we are configured with.
+                        "token_endpoint_auth_method": policy.get(
+                            "AUTH_METHOD", "client_secret_basic"
+                        ),
                     }
                 ],
             }

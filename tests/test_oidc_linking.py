@@ -98,6 +98,12 @@ def test_login_page_lets_forms_lead_to_the_provider(standin):
     assert stack.upstream.url in form_action.split() and stack.broker.url in form_action.split()
 
 
+def test_client_secret_post_providers_work(standin):
+    stack = standin(AUTH_METHOD="client_secret_post")
+    _, back, _ = sign_in_upstream(stack, username="otto", email="otto@example.com")
+    assert back.status == 303, back.text()
+
+
 def test_new_user_with_jit_off_is_refused_and_the_login_request_survives(standin):
     stack = standin(JIT="false")
     browser, back, authorization = sign_in_upstream(
