@@ -4,9 +4,24 @@
     flask --app mock_broker run --port 5001
 
 It is a real authorization server for MCP clients — PKCE, RFC 8707 resources, RFC 9207 `iss`,
-RS256 JWTs — plus the API and browser callback the customer side uses, a demo client, and QA
-switches (faults, revocation, early expiry). It is a development tool: it refuses to serve a
-plain-HTTP public URL outside loopback.
+RS256 JWTs, rotating refresh tokens, dynamic client registration (RFC 7591), Client ID
+Metadata Documents, revocation (RFC 7009) and introspection (RFC 7662) — plus the API and
+browser callback the customer side uses, a demo client, and QA switches (faults, revocation,
+early expiry).
+
+Endpoints (`{res}` is a `res_…` id):
+
+    GET  /.well-known/oauth-authorization-server/resources/{res}   RFC 8414 metadata
+    GET  /resources/{res}/.well-known/oauth-authorization-server   (hosted broker's path)
+    GET  /keys                                                     JWKS
+    GET  /oauth/authorize          POST /oauth/token
+    POST /oauth/revoke             POST /oauth/introspect
+    POST /api/v1/resources/{res}/clients:register                  RFC 7591
+    POST /api/v1/connections/{conn}/auth-requests/{lri}/user       the profile (contract §3)
+    GET  /sso/v1/connections/{conn}/partner:callback               the browser's return
+    /dev/…                                                         QA pages (development)
+
+It is a development tool: it refuses to serve a plain-HTTP public URL outside loopback.
 """
 
 from __future__ import annotations
@@ -23,10 +38,13 @@ from mock_broker import (
     database,
     demo,
     dev_tools,
+    dynamic_registration,
     errors,
+    introspection,
     metadata,
     oauth_endpoints,
     oauth_server,
+    revocation,
 )
 from mock_broker.config import load_config
 from mock_broker.http_headers import add_security_headers
@@ -47,9 +65,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # Machine-to-machine endpoints authenticate with client credentials or bearer tokens, not
     # cookies, so there is no session for a cross-site request to ride on.
-    csrf.exempt(connections_api.bp)
+    for exempt in (connections_api.bp, dynamic_registration.bp, revocation.bp, introspection.bp):
+        csrf.exempt(exempt)
     csrf.exempt(oauth_endpoints.token)
-    for blueprint in (metadata.bp, oauth_endpoints.bp, consent.bp, connections_api.bp, demo.bp):
+    for blueprint in (
+        metadata.bp,
+        oauth_endpoints.bp,
+        consent.bp,
+        connections_api.bp,
+        dynamic_registration.bp,
+        revocation.bp,
+        introspection.bp,
+        demo.bp,
+    ):
         app.register_blueprint(blueprint)
     if app.config["ENV"] == "development":
         app.register_blueprint(dev_tools.bp)

@@ -10,12 +10,13 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from mock_broker import database, faults, login_requests, tokens
+from mock_broker import consent_memory, database, faults, login_requests, tokens
 from mock_broker.registration import (
     CLIENT_AUTH_METHODS,
     RegistrationError,
     create_connection,
     create_m2m_client,
+    create_resource_server_client,
     register_client,
     register_resource,
 )
@@ -28,8 +29,11 @@ def init_app(app: Flask) -> None:
         create_connection_command,
         register_resource_command,
         register_client_command,
+        create_resource_server_client_command,
         inject_fault,
+        arm_switch,
         clear_faults,
+        forget_consents,
         revoke_m2m_tokens,
         expire_login_request,
     ):
@@ -120,19 +124,57 @@ def register_client_command(
     click.echo(f"client_id={client.id}" + (f"\nclient_secret={secret}" if secret else ""))
 
 
+@click.command("create-resource-server-client")
+@with_appcontext
+@click.option("--resource", "resource_id", required=True, help="The res_… it serves.")
+@click.option("--name", required=True, help="Which MCP server these credentials are for.")
+def create_resource_server_client_command(resource_id: str, name: str) -> None:
+    """Credentials for an MCP server to call token introspection for its resource."""
+    client, secret = create_resource_server_client(database.session(), name, resource_id)
+    _commit_or_fail()
+    click.echo(f"client_id={client.id}\nclient_secret={secret}")
+
+
 @click.command("inject-fault")
 @with_appcontext
 @click.argument("target", type=click.Choice(faults.TARGETS))
 @click.option("--status", default=500, show_default=True)
 @click.option("--count", default=1, show_default=True)
 @click.option("--error", default=None, help="The JSON error code (default from the status).")
-def inject_fault(target: str, status: int, count: int, error: str | None) -> None:
-    """Make the next COUNT calls to TARGET fail with STATUS."""
+@click.option("--delay", default=0.0, show_default=True, help="Seconds to wait first.")
+@click.option("--slow-only", is_flag=True, help="Answer normally after the delay (no status).")
+def inject_fault(
+    target: str, status: int, count: int, error: str | None, delay: float, slow_only: bool
+) -> None:
+    """Make the next COUNT calls to TARGET wait DELAY seconds, then fail with STATUS."""
     try:
-        faults.inject(_app(), target, status, count, error)
+        faults.inject(_app(), target, None if slow_only else status, count, error, delay)
     except ValueError as problem:
         raise click.BadParameter(str(problem)) from problem
-    click.echo(f"{target}: next {count} call(s) answer {status}.")
+    answer = "answer normally" if slow_only else f"answer {status}"
+    late = f" after {delay:g} s" if delay else ""
+    click.echo(f"{target}: next {count} call(s) {answer}{late}.")
+
+
+@click.command("arm-switch")
+@with_appcontext
+@click.argument("switch", type=click.Choice(faults.SWITCHES))
+@click.option("--count", default=1, show_default=True)
+@click.option("--lifetime", type=int, default=None, help="early_expiry: seconds to live.")
+def arm_switch(switch: str, count: int, lifetime: int | None) -> None:
+    """Make the broker misbehave COUNT times: wrong iss, metadata issuer, early expiry."""
+    try:
+        faults.inject_switch(_app(), switch, count, lifetime)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from problem
+    click.echo(f"{switch}: armed for {count} time(s).")
+
+
+@click.command("forget-consents")
+@with_appcontext
+def forget_consents() -> None:
+    """Forget every remembered consent (the next sign-ins show the consent page)."""
+    click.echo(f"Forgot {consent_memory.forget(database.session())} consent(s).")
 
 
 @click.command("clear-faults")

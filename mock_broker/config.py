@@ -25,8 +25,36 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("AUTH_CODE_TTL", "MOCK_BROKER_AUTH_CODE_TTL", "60"),
     ("ACCESS_TOKEN_TTL", "MOCK_BROKER_ACCESS_TOKEN_TTL", "3600"),
     ("M2M_TOKEN_TTL", "MOCK_BROKER_M2M_TOKEN_TTL", "3600"),
+    # A refresh token unused this long expires (RFC 9700 §4.14.2: inactivity expiry).
+    ("REFRESH_TOKEN_TTL", "MOCK_BROKER_REFRESH_TOKEN_TTL", str(30 * 24 * 3600)),
+    # Seconds after a rotation during which the old refresh token may be presented again
+    # (concurrent refreshes) without revoking its family; 0 turns the grace off (B4).
+    ("REFRESH_REUSE_GRACE", "MOCK_BROKER_REFRESH_REUSE_GRACE", "10"),
+    # Skip the consent page for a client the user already approved these scopes for.
+    ("REMEMBER_CONSENT", "MOCK_BROKER_REMEMBER_CONSENT", "true"),
+    # Client ID Metadata Documents (B7): fetch limits and the SSRF guard.
+    ("CIMD_TIMEOUT", "MOCK_BROKER_CIMD_TIMEOUT", "5"),
+    ("CIMD_CACHE_MIN", "MOCK_BROKER_CIMD_CACHE_MIN", "30"),
+    ("CIMD_CACHE_MAX", "MOCK_BROKER_CIMD_CACHE_MAX", str(24 * 3600)),
+    ("CIMD_ALLOW_PRIVATE_ADDRESSES", "MOCK_BROKER_CIMD_ALLOW_PRIVATE_ADDRESSES", "false"),
+    ("CIMD_CA_FILE", "MOCK_BROKER_CIMD_CA_FILE", ""),
 )
-_DURATIONS = ("LOGIN_REQUEST_TTL", "AUTH_CODE_TTL", "ACCESS_TOKEN_TTL", "M2M_TOKEN_TTL")
+_DURATIONS = (
+    "LOGIN_REQUEST_TTL",
+    "AUTH_CODE_TTL",
+    "ACCESS_TOKEN_TTL",
+    "M2M_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "CIMD_TIMEOUT",
+    "CIMD_CACHE_MIN",
+    "CIMD_CACHE_MAX",
+)
+_FLAGS = ("REMEMBER_CONSENT", "CIMD_ALLOW_PRIVATE_ADDRESSES")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+#: Bounds of the refresh-token reuse grace (B4): long enough for a concurrent refresh,
+#: short enough that a stolen, already-rotated token is useless soon after.
+MAX_REFRESH_REUSE_GRACE = 60
 
 #: RFC 9700 §4.2.1 wants codes short-lived; the checklist (B3) caps them at 60 seconds.
 MAX_AUTH_CODE_TTL = 60
@@ -50,6 +78,21 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
             raise ConfigError(f"{key} must be positive.")
     if config["AUTH_CODE_TTL"] > MAX_AUTH_CODE_TTL:
         raise ConfigError(f"AUTH_CODE_TTL must be at most {MAX_AUTH_CODE_TTL} seconds (B3).")
+    try:
+        config["REFRESH_REUSE_GRACE"] = int(config["REFRESH_REUSE_GRACE"])
+    except (TypeError, ValueError):
+        raise ConfigError("REFRESH_REUSE_GRACE must be a whole number of seconds.") from None
+    if not 0 <= config["REFRESH_REUSE_GRACE"] <= MAX_REFRESH_REUSE_GRACE:
+        raise ConfigError(f"REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds.")
+    if config["CIMD_CACHE_MIN"] > config["CIMD_CACHE_MAX"]:
+        raise ConfigError("CIMD_CACHE_MIN must not exceed CIMD_CACHE_MAX.")
+    for key in _FLAGS:
+        config[key] = _flag(key, config[key])
+    if config["CIMD_CA_FILE"] and not os.path.isfile(config["CIMD_CA_FILE"]):
+        raise ConfigError(f"CIMD_CA_FILE {config['CIMD_CA_FILE']!r} is not a file.")
+    # Tests only: a callable (hostname, port) -> [IP address strings] replacing DNS for the
+    # CIMD fetcher, so a test can serve a document under a hostname it controls.
+    config.setdefault("CIMD_RESOLVER", None)
 
     config["ENV_URL"] = _checked_url("MOCK_BROKER_ENV_URL", str(config["ENV_URL"])).rstrip("/")
     _checked_url("MOCK_BROKER_LOGIN_ENDPOINT", str(config["LOGIN_ENDPOINT"]))
@@ -72,6 +115,15 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
     # CSRF tokens live as long as the login request that shows the consent form.
     config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     return config
+
+
+def _flag(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{key} must be true or false.")
 
 
 def _checked_url(name: str, url: str) -> str:

@@ -3,7 +3,13 @@
 The callback spends the `state` once and binds the login request to this browser (its broker
 session); the consent form then only works in that browser, with a CSRF token (B8, B9).
 Approving resumes the authlib grant from the stored authorization request and redirects to
-the client with a code; denying redirects with `access_denied`.
+the client with a code; denying redirects with `access_denied`. A consent the user gave before
+may be remembered (`consent_memory`, REMEMBER_CONSENT): then the callback goes straight to the
+client, unless the client sent `prompt=consent`.
+
+For a client identified by a metadata document (CIMD), the page also shows the hostname of its
+`client_id` URL — the only part of what it shows that the client cannot simply assert (MCP
+2025-11-25 security considerations).
 """
 
 from __future__ import annotations
@@ -11,12 +17,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import Blueprint, Response, make_response, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    session,
+)
 
-from mock_broker import database, login_requests
+from mock_broker import consent_memory, database, faults, login_requests
 from mock_broker.config import is_loopback_host
 from mock_broker.errors import error_page
-from mock_broker.models import Resource
+from mock_broker.models import LoginRequest, RegistrationMethod, Resource
 from mock_broker.oauth_endpoints import authorization_error
 from mock_broker.oauth_server import StoredAuthorizationRequest, authorization_server
 
@@ -34,25 +48,39 @@ _INVALID_STATE = (
 
 
 @bp.get("/sso/v1/connections/<connection_id>/partner:callback")
+@faults.injectable(faults.CALLBACK_ENDPOINT)
 def partner_callback(connection_id: str) -> Response:
     state = request.args.get("state", "")
     login_request = None
+    db = database.session()
     if 0 < len(state) <= _MAX_STATE_LENGTH:
-        login_request = login_requests.redeem_state(database.session(), connection_id, state)
+        login_request = login_requests.redeem_state(db, connection_id, state)
     if login_request is None:
         return error_page("invalid_state", _INVALID_STATE)
+    if (
+        current_app.config["REMEMBER_CONSENT"]
+        and login_request.authorize_params.get("prompt") != "consent"
+        and consent_memory.covers(db, login_request)
+    ):
+        return _finish(login_request.id, approved=True)
 
     pending = [lri for lri in session.get(_SESSION_KEY, []) if lri != login_request.id]
     session[_SESSION_KEY] = [*pending[-(_MAX_PENDING - 1) :], login_request.id]
 
-    resource = database.session().get(Resource, login_request.resource_id)
+    resource = db.get(Resource, login_request.resource_id)
     redirect_host = urlsplit(login_request.redirect_uri).hostname or ""
     profile = login_request.profile or {}
+    client = login_request.client
     response = make_response(
         render_template(
             "consent.html",
             login_request=login_request,
-            client=login_request.client,
+            client=client,
+            client_id_host=(
+                urlsplit(client.id).hostname
+                if client.registration_method == RegistrationMethod.CIMD
+                else None
+            ),
             resource=resource,
             redirect_host=redirect_host,
             redirect_is_loopback=is_loopback_host(redirect_host),
@@ -75,11 +103,17 @@ def decide() -> Response:
             "invalid_request", "This consent form does not belong to a sign-in in this browser."
         )
     session[_SESSION_KEY] = [lri for lri in bound if lri != login_request_id]
+    return _finish(login_request_id, approved=decision == "approve")
 
-    approved = decision == "approve"
-    login_request = login_requests.decide(database.session(), login_request_id, approved)
+
+def _finish(login_request_id: str, approved: bool) -> Response:
+    """Record the decision once, then send the browser to the client with a code or an error."""
+    db = database.session()
+    login_request: LoginRequest | None = login_requests.decide(db, login_request_id, approved)
     if login_request is None:
         return error_page("invalid_state", _INVALID_STATE)
+    if approved:
+        consent_memory.remember(db, login_request)
 
     server = authorization_server()
     stored = StoredAuthorizationRequest(login_request)

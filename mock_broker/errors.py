@@ -6,7 +6,15 @@ from flask import Flask, Response, jsonify, make_response, render_template, requ
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-_JSON_PREFIXES = ("/api/", "/oauth/token", "/keys", "/.well-known/", "/resources/")
+_JSON_PREFIXES = (
+    "/api/",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/keys",
+    "/.well-known/",
+    "/resources/",
+)
 
 
 def error_page(error: str, description: str, status: int = 400) -> Response:

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mock_broker import database
+from mock_broker import database, faults
 from mock_broker.identifiers import new_id, new_secret, secret_hash
 from mock_broker.models import BrokerUser, LoginRequest, LoginRequestStatus, OAuthClient
 from mock_broker.oauth_server import AUTHORIZE_PARAMETERS
@@ -24,23 +24,26 @@ from mock_broker.oauth_server import AUTHORIZE_PARAMETERS
 def create(db: Session, grant: AuthorizationCodeGrant) -> str:
     """Record a validated authorization request; returns the customer's login URL for it."""
     client: OAuthClient = grant.request.client
+    resource = client.active_resource
     data = grant.request.payload.data
     state = new_secret()
+    # QA switch: the next login requests may be made to expire early (faults.EARLY_EXPIRY).
+    lifetime = faults.take_lifetime(faults.EARLY_EXPIRY) or current_app.config["LOGIN_REQUEST_TTL"]
     login_request = LoginRequest(
         id=new_id("lri"),
         state_hash=secret_hash(state),
-        connection_id=client.resource.connection_id,
+        connection_id=resource.connection_id,
         client_id=client.id,
-        resource_id=client.resource_id,
+        resource_id=resource.id,
         redirect_uri=grant.redirect_uri,
         scope=grant.request.scope,
         authorize_params={name: data[name] for name in AUTHORIZE_PARAMETERS if name in data},
-        expires_at=database.utcnow() + timedelta(seconds=current_app.config["LOGIN_REQUEST_TTL"]),
+        expires_at=database.utcnow() + timedelta(seconds=lifetime),
     )
     db.add(login_request)
     db.commit()
     return add_params_to_uri(
-        client.resource.connection.login_endpoint,
+        resource.connection.login_endpoint,
         [("login_request_id", login_request.id), ("state", state)],
     )
 

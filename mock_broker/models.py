@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mock_broker.config import is_loopback_host
@@ -100,11 +100,23 @@ class Resource(Base):
         return resource_indicator in (self.mcp_server_url, self.id)
 
 
-class OAuthClient(Base, ClientMixin):
-    """An MCP client registered for one resource, public (auth method `none`) or confidential.
+class RegistrationMethod:
+    """How a client came to exist (shown on the QA page)."""
 
-    Clients belong to a resource, as with the hosted broker's per-resource registration
-    endpoint; that resource's issuer is the `iss` of every authorization response to them.
+    SEEDED = "seeded"
+    CLI = "cli"
+    DCR = "dcr"  # RFC 7591 dynamic client registration
+    CIMD = "cimd"  # a Client ID Metadata Document fetched from the client_id URL
+
+
+class OAuthClient(Base, ClientMixin):
+    """An MCP client, public (auth method `none`) or confidential.
+
+    A registered client (seeded, CLI, DCR) belongs to one resource, as with the hosted
+    broker's per-resource registration endpoint; that resource's issuer is the `iss` of every
+    authorization response to it. A CIMD client (its id is the https URL of its metadata
+    document) belongs to no resource: each request names one with RFC 8707 `resource`, and the
+    grant binds it for that request (`bind_resource`).
     """
 
     __tablename__ = "oauth_clients"
@@ -115,10 +127,29 @@ class OAuthClient(Base, ClientMixin):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
-    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
+    resource_id: Mapped[str | None] = mapped_column(ForeignKey("resources.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registration_method: Mapped[str] = mapped_column(String(16), default=RegistrationMethod.CLI)
+    # RFC 7591 metadata beyond the columns above (client_uri, logo_uri, scope, software_id…).
+    client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # CIMD only: when the document was fetched, and until when the copy may be used.
+    metadata_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    metadata_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    resource: Mapped[Resource] = relationship(lazy="joined")
+    resource: Mapped[Resource | None] = relationship(lazy="joined")
+
+    _bound_resource = None  # not mapped: the resource of the request being validated
+
+    def bind_resource(self, resource: Resource) -> None:
+        """Name the resource of the current request (a CIMD client has none of its own)."""
+        self._bound_resource = resource
+
+    @property
+    def active_resource(self) -> Resource:
+        resource = self._bound_resource or self.resource
+        if resource is None:
+            raise LookupError("no resource bound to this client for the current request")
+        return resource
 
     def get_client_id(self) -> str:
         return self.id
@@ -128,11 +159,18 @@ class OAuthClient(Base, ClientMixin):
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        """The resource's scopes when none are asked for; None (invalid_scope) for unknown ones."""
+        """The default scopes when none are asked for; None (invalid_scope) for unknown ones.
+
+        The default is the scope the client registered (RFC 7591 `scope`) or, without one, the
+        resource's scopes. The limit is the resource's scopes, not the registered ones: MCP
+        clients register with the scope of their first challenge and later step up (MCP
+        2025-11-25 "scope challenge handling"), which a registered limit would break.
+        """
+        resource = self.active_resource
         if not scope:
-            return self.resource.scopes
+            return (self.client_metadata or {}).get("scope") or resource.scopes
         requested = scope.split()
-        if not set(requested) <= set(self.resource.scopes_supported):
+        if not set(requested) <= set(resource.scopes_supported):
             return None
         return " ".join(dict.fromkeys(requested))
 
@@ -309,6 +347,86 @@ class IssuedToken(Base):
     revoked: Mapped[bool] = mapped_column(default=False)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The signed claims, for introspection's answers and the QA page (no secret in them).
+    claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RefreshToken(Base):
+    """An opaque refresh token, stored as a hash, bound to client, user, scope and resource.
+
+    Every token of one grant (one authorization code) is a family: `authorization_code_id`
+    names it, so revoking a family also revokes the grant's access tokens, and a replayed code
+    revokes the refresh tokens too. A use rotates the token (`rotated_at`, successor issued);
+    see `refresh_tokens` for reuse detection and the grace window.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    authorization_code_id: Mapped[int] = mapped_column(
+        ForeignKey("authorization_codes.id"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_tokens.id"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("broker_users.id"))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    resource: Mapped[Resource] = relationship(lazy="joined")
+    authorization_code: Mapped[AuthorizationCode] = relationship()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def check_client(self, client: ClientMixin) -> bool:
+        return self.client_id == client.get_client_id()
+
+
+class ConsentGrant(Base):
+    """Scopes a user approved for a client at a resource, remembered (REMEMBER_CONSENT)."""
+
+    __tablename__ = "consent_grants"
+    __table_args__ = (UniqueConstraint("user_id", "client_id", "resource_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("broker_users.id"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.id"))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[BrokerUser] = relationship(lazy="joined")
+    client: Mapped[OAuthClient] = relationship(lazy="joined")
+
+    def covers(self, scope: str) -> bool:
+        return set(scope.split()) <= set(self.scope.split())
+
+
+class ResourceServerClient(Base, ClientMixin):
+    """Credentials of an MCP server (`rsc_…`): they may only introspect its resource's tokens."""
+
+    __tablename__ = "resource_server_clients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_client_id(self) -> str:
+        return self.id
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return secret_matches(client_secret, self.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "introspection" and method in M2M_AUTH_METHODS
 
 
 class SigningKey(Base):
@@ -325,7 +443,11 @@ class SigningKey(Base):
 
 
 class Fault(Base):
-    """A QA switch: the next `remaining_count` calls to `target` answer `status` instead."""
+    """A QA switch for the next `remaining_count` calls to `target` (see `faults`).
+
+    An endpoint fault waits `delay_seconds`, then answers `status` (0: answer normally).
+    The behaviour switches (wrong `iss`, early expiry…) use `lifetime_seconds` where needed.
+    """
 
     __tablename__ = "faults"
 
@@ -333,3 +455,5 @@ class Fault(Base):
     status: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(64))
     remaining_count: Mapped[int] = mapped_column(Integer)
+    delay_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    lifetime_seconds: Mapped[int | None] = mapped_column(Integer)

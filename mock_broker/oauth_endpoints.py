@@ -27,6 +27,7 @@ def authorization_error(error: OAuth2Error, request: OAuth2Request | None = None
 
 
 @bp.get("/authorize")
+@faults.injectable(faults.AUTHORIZATION_ENDPOINT)
 def authorize() -> Response:
     try:
         grant = authorization_server().get_consent_grant()

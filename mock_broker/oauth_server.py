@@ -9,7 +9,11 @@ OAuth 2.1 / RFC 9700 and the MCP authorization spec ask for more than authlib's 
 - redirect URIs match exactly, but a loopback redirect may use any port — B2 (models.py);
 - codes are single-use and ≤ 60 s, and a replayed code revokes its tokens — B3;
 - the RFC 8707 `resource` must name the client's resource; tokens are bound to it — B5;
-- every authorization response, errors included, carries the resource's `iss` — B6.
+- every authorization response, errors included, carries the resource's `iss` — B6;
+- refresh tokens only with `offline_access`, rotated, reuse revokes the family — B4
+  (`refresh_tokens`);
+- a `client_id` that is an https URL is a Client ID Metadata Document, fetched and checked
+  before it is trusted — B7 (`metadata_documents`).
 
 Resuming after the customer's login: /oauth/authorize validates the request with authlib, then
 stores the validated parameters on the login request and sends the browser away. When the
@@ -24,15 +28,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
     OAuth2Request,
+    RefreshTokenGrant,
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
@@ -42,7 +49,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from sqlalchemy import select, update
 
-from mock_broker import database, tokens
+from mock_broker import database, faults, metadata_documents, refresh_tokens, tokens
 from mock_broker.identifiers import secret_hash
 from mock_broker.models import (
     M2M_AUTH_METHODS,
@@ -52,8 +59,9 @@ from mock_broker.models import (
     LoginRequestStatus,
     M2MClient,
     OAuthClient,
+    RefreshToken,
 )
-from mock_broker.resources import issuer_for
+from mock_broker.resources import find_resource, issuer_for
 
 _EXTENSION = "mock_broker.oauth"
 
@@ -67,6 +75,7 @@ AUTHORIZE_PARAMETERS = (
     "code_challenge",
     "code_challenge_method",
     "resource",
+    "prompt",
 )
 
 
@@ -102,8 +111,18 @@ class ResourceIssuerParameter(IssuerParameter):
     moment it trusts the client's redirect URI — the moment from which errors are redirected.
     """
 
+    def add_issuer_parameter(self, authorization_server: object, response: Response) -> None:
+        # authlib's version asks get_issuer() twice; a QA switch must be spent once.
+        issuer = self.get_issuer()
+        if issuer and response.location:
+            response.location = add_params_to_uri(response.location, {"iss": issuer})
+
     def get_issuer(self) -> str | None:
-        return g.get("oauth_issuer")
+        issuer = g.get("oauth_issuer")
+        if issuer and faults.take_switch(faults.WRONG_ISS):
+            # QA: a response from "another" issuer, which a client must refuse (mix-up defence).
+            return f"{current_app.config['ENV_URL']}/resources/res_wrong_issuer"
+        return issuer
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -166,8 +185,26 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
             redirect_uri = client.get_default_redirect_uri()
             if not redirect_uri:
                 raise InvalidRequestError("Missing 'redirect_uri' in request.")
-        g.oauth_issuer = issuer_for(client.resource_id)
+        self._bind_resource(request, client)
+        g.oauth_issuer = issuer_for(client.active_resource.id)
         return redirect_uri
+
+    def _bind_resource(self, request: OAuth2Request, client: OAuthClient) -> None:
+        """A CIMD client belongs to no resource: the request's one `resource` names it.
+
+        Without a known resource there is no issuer to put in an `iss`, so this error is shown
+        to the user rather than redirected (B6: no authorization response without `iss`).
+        """
+        if client.resource_id is not None:
+            return
+        values = request.payload.datalist.get("resource", [])
+        resource = find_resource(database.session(), values[0]) if len(values) == 1 else None
+        if resource is None:
+            raise InvalidTargetError(
+                "This client is identified by a metadata document URL, so the request must "
+                "name exactly one known resource (RFC 8707 'resource')."
+            )
+        client.bind_resource(resource)
 
     def _validate_resource(self, redirect_uri: str) -> None:
         """RFC 8707: one `resource`, naming the client's resource (its URL or `res_…` id).
@@ -179,7 +216,7 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
         client: OAuthClient = self.request.client
         if len(values) > 1:
             raise InvalidTargetError("Send one 'resource' per request.", redirect_uri=redirect_uri)
-        if values and not client.resource.matches(values[0]):
+        if values and not client.active_resource.matches(values[0]):
             raise InvalidTargetError(
                 "The resource is unknown or not registered for this client.",
                 redirect_uri=redirect_uri,
@@ -196,7 +233,7 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
                 redirect_uri=request.payload.redirect_uri,
                 code_challenge=request.payload.data["code_challenge"],
                 code_challenge_method=request.payload.data["code_challenge_method"],
-                resource_id=client.resource_id,
+                resource_id=client.active_resource.id,
                 scope=request.scope,
                 user_id=request.user.id,
                 login_request_id=request.login_request_id,
@@ -252,10 +289,15 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
         return database.session().get(BrokerUser, authorization_code.user_id)
 
     def generate_token(self, *args: object, **kwargs: object) -> dict[str, object]:
-        """A user access token for the code's resource (authlib's default is an opaque string)."""
-        return tokens.issue_access_token(
-            database.session(), self.request.authorization_code, self.request.client
-        )
+        """A user access token for the code's resource (authlib's default is an opaque string),
+        and a refresh token when `offline_access` was granted (B4)."""
+        db = database.session()
+        code: AuthorizationCode = self.request.authorization_code
+        client: OAuthClient = self.request.client
+        token = tokens.issue_access_token(db, code, client)
+        if refresh_tokens.should_issue(client, code.scope):
+            token["refresh_token"] = refresh_tokens.issue(db, code, client, code.scope)
+        return token
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Keep the spent code (a replay must be recognised); record the exchange instead."""
@@ -266,6 +308,57 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
             .values(status=LoginRequestStatus.EXCHANGED)
         )
         db.commit()
+
+
+class BrokerRefreshTokenGrant(RefreshTokenGrant):
+    """The refresh_token grant: rotation, reuse detection, RFC 8707 `resource` (B4, B5).
+
+    authlib checks client authentication as registered (confidential clients authenticate,
+    public ones send their client_id), that the token belongs to the client, and that a
+    requested `scope` only narrows the grant (widening is `invalid_scope`).
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        db = database.session()
+        row = refresh_tokens.find(db, refresh_token)
+        if row is None or row.revoked_at is not None:
+            return None
+        if not refresh_tokens.is_active(db, row):
+            if row.rotated_at is not None:  # a spent token, outside the grace: a reuse
+                refresh_tokens.revoke_family(db, row)
+                db.commit()
+            return None
+        return row
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # RFC 8707 §2.2: a `resource` on the refresh request must be the grant's (or omitted).
+        values = self.request.payload.datalist.get("resource", [])
+        row: RefreshToken = self.request.refresh_token
+        if len(values) > 1 or (values and not row.resource.matches(values[0])):
+            raise InvalidTargetError("The resource does not match the refresh token's grant.")
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> BrokerUser | None:
+        return database.session().get(BrokerUser, refresh_token.user_id)
+
+    def issue_token(self, user: BrokerUser, refresh_token: RefreshToken) -> dict[str, object]:
+        db = database.session()
+        if not refresh_tokens.spend(db, refresh_token):
+            raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
+        client: OAuthClient = self.request.client
+        code = refresh_token.authorization_code
+        scope = self.request.payload.scope or refresh_token.scope
+        token = tokens.issue_access_token(db, code, client, " ".join(scope.split()))
+        token["refresh_token"] = refresh_tokens.issue(
+            db, code, client, refresh_token.scope, parent=refresh_token
+        )
+        return token
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        """Already spent by `issue_token`; `save_token` committed it with the new tokens."""
 
 
 class M2MClientCredentialsGrant(ClientCredentialsGrant):
@@ -289,8 +382,9 @@ class BrokerAuthorizationServer(AuthorizationServer):
         self.issuer_parameter = ResourceIssuerParameter()
         self.register_extension(self.issuer_parameter)
         self.register_grant(BrokerAuthorizationCodeGrant, [S256CodeChallenge()])
+        self.register_grant(BrokerRefreshTokenGrant)
         self.register_grant(M2MClientCredentialsGrant)
-        self.register_client_auth_method("client_secret_basic", _client_secret_basic)
+        self.register_client_auth_method("client_secret_basic", safe_client_secret_basic)
 
     def create_oauth2_request(self, request: object) -> OAuth2Request:
         # A stored request (see the module docstring) is used as is; otherwise Flask's.
@@ -306,11 +400,22 @@ class BrokerAuthorizationServer(AuthorizationServer):
 
 
 def _query_client(client_id: str) -> OAuthClient | M2MClient | None:
+    """A registered client, or — for an https URL — the client its metadata document describes.
+
+    A document that cannot be fetched or is invalid is `invalid_client` with the reason: at
+    the authorization endpoint that is an error page, never a redirect to a redirect URI that
+    nothing vouches for (B7).
+    """
     db = database.session()
+    if metadata_documents.is_document_url(client_id):
+        try:
+            return metadata_documents.resolve(db, client_id)
+        except metadata_documents.MetadataDocumentError as error:
+            raise InvalidClientError(description=str(error)) from error
     return db.get(OAuthClient, client_id) or db.get(M2MClient, client_id)
 
 
-def _client_secret_basic(
+def safe_client_secret_basic(
     query_client: Callable[[str], object], request: OAuth2Request
 ) -> object | None:
     """authlib's client_secret_basic, except that a Basic header that does not decode (non-ASCII

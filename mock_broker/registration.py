@@ -13,9 +13,18 @@ from sqlalchemy.orm import Session
 
 from mock_broker.config import is_loopback_host
 from mock_broker.identifiers import new_id, new_secret, secret_hash
-from mock_broker.models import Connection, M2MClient, OAuthClient, Resource
+from mock_broker.models import (
+    Connection,
+    M2MClient,
+    OAuthClient,
+    RegistrationMethod,
+    Resource,
+    ResourceServerClient,
+)
 
 CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+#: Registered clients may refresh; refresh tokens are issued only with offline_access anyway.
+DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
 class RegistrationError(ValueError):
@@ -77,6 +86,10 @@ def register_client(
     resource_id: str,
     auth_method: str = "none",
     client_id: str | None = None,
+    *,
+    grant_types: list[str] | None = None,
+    registration_method: str = RegistrationMethod.CLI,
+    metadata: dict[str, object] | None = None,
 ) -> tuple[OAuthClient, str | None]:
     """Register an MCP client; returns it and its secret (None for a public client)."""
     if auth_method not in CLIENT_AUTH_METHODS:
@@ -93,9 +106,24 @@ def register_client(
         name=name,
         secret_hash=secret_hash(secret) if secret else None,
         redirect_uris=list(redirect_uris),
-        grant_types=["authorization_code"],
+        grant_types=list(grant_types or DEFAULT_GRANT_TYPES),
         token_endpoint_auth_method=auth_method,
         resource_id=resource_id,
+        registration_method=registration_method,
+        client_metadata=dict(metadata or {}),
+    )
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
+def create_resource_server_client(
+    db: Session, name: str, resource_id: str
+) -> tuple[ResourceServerClient, str]:
+    """Credentials for an MCP server to call introspection for its own resource's tokens."""
+    secret = new_secret()
+    client = ResourceServerClient(
+        id=new_id("rsc"), name=name, secret_hash=secret_hash(secret), resource_id=resource_id
     )
     db.add(client)
     db.flush()

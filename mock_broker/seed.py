@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Flask
 
 from mock_broker import database, keys
-from mock_broker.models import Connection, M2MClient, OAuthClient, Resource
+from mock_broker.models import Connection, M2MClient, OAuthClient, RegistrationMethod, Resource
 from mock_broker.registration import (
+    DEFAULT_GRANT_TYPES,
     create_connection,
     create_m2m_client,
     register_client,
@@ -61,8 +62,15 @@ def seed(app: Flask) -> None:
     demo = db.get(OAuthClient, DEMO_CLIENT_ID)
     if demo is None:
         register_client(
-            db, DEMO_CLIENT_NAME, demo_redirect, DEV_RESOURCE_ID, client_id=DEMO_CLIENT_ID
+            db,
+            DEMO_CLIENT_NAME,
+            demo_redirect,
+            DEV_RESOURCE_ID,
+            client_id=DEMO_CLIENT_ID,
+            registration_method=RegistrationMethod.SEEDED,
         )
     else:
         demo.redirect_uris = demo_redirect
+        demo.grant_types = list(DEFAULT_GRANT_TYPES)
+        demo.registration_method = RegistrationMethod.SEEDED
     db.commit()

@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 
 from mock_broker import database, keys
 from mock_broker.identifiers import new_secret
-from mock_broker.models import AuthorizationCode, IssuedToken, OAuthClient, TokenKind
+from mock_broker.models import (
+    AuthorizationCode,
+    IssuedToken,
+    OAuthClient,
+    RefreshToken,
+    TokenKind,
+)
 from mock_broker.resources import issuer_for
 
 #: Profile fields copied into user access tokens under the same name (mock choice; the
@@ -53,9 +59,13 @@ def issue_m2m_token(db: Session, client_id: str) -> dict[str, Any]:
     return _issue(db, claims, ttl, TokenKind.M2M, client_id)
 
 
-def issue_access_token(db: Session, code: AuthorizationCode, client: OAuthClient) -> dict[str, Any]:
-    """authorization_code: a user access token for the code's resource and scope."""
+def issue_access_token(
+    db: Session, code: AuthorizationCode, client: OAuthClient, scope: str | None = None
+) -> dict[str, Any]:
+    """A user access token for the grant the code started: at the code exchange, and at every
+    refresh of that grant (then with the refresh request's `scope`, possibly narrower)."""
     resource = code.resource
+    scope = code.scope if scope is None else scope
     profile: dict[str, Any] = code.login_request.profile or {}
     claims: dict[str, Any] = {
         "iss": issuer_for(resource.id),
@@ -63,7 +73,7 @@ def issue_access_token(db: Session, code: AuthorizationCode, client: OAuthClient
         "sub": code.user_id,
         "client_id": client.id,
         "azp": client.id,
-        "scope": code.scope,
+        "scope": scope,
     }
     claims.update({name: profile[name] for name in _PROFILE_CLAIMS if name in profile})
     if "organization_external_id" in profile:
@@ -74,7 +84,7 @@ def issue_access_token(db: Session, code: AuthorizationCode, client: OAuthClient
         claims["custom_claims"] = profile["custom_attributes"]  # published name
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _issue(db, claims, ttl, TokenKind.ACCESS, client.id, code)
-    token["scope"] = code.scope
+    token["scope"] = scope
     return token
 
 
@@ -101,6 +111,7 @@ def _issue(
             authorization_code_id=code.id if code else None,
             issued_at=now,
             expires_at=now + timedelta(seconds=ttl),
+            claims=claims,
         )
     )
     return {
@@ -158,9 +169,30 @@ def token_is_active(app: Flask, jti: str) -> bool:
         return record is not None and is_active(db, record)
 
 
+def decode_access_token(db: Session, token: str) -> IssuedToken | None:
+    """The record of a user access token this broker signed (signature checked), or None.
+
+    Expiry and revocation are not checked here: introspection and revocation look them up on
+    the record (`is_active`).
+    """
+    try:
+        decoded = jwt.decode(token, keys.key_set(db), algorithms=[keys.ALGORITHM])
+    except (JoseError, ValueError, TypeError):
+        return None
+    jti = decoded.claims.get("jti")
+    record = db.get(IssuedToken, jti) if isinstance(jti, str) else None
+    return record if record is not None and record.kind == TokenKind.ACCESS else None
+
+
 def revoke_tokens_from_code(db: Session, code_id: int) -> None:
+    """Revoke a whole grant: every access and refresh token issued from one code (B3, B4)."""
     db.execute(
         update(IssuedToken).where(IssuedToken.authorization_code_id == code_id).values(revoked=True)
+    )
+    db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.authorization_code_id == code_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=database.utcnow())
     )
 
 

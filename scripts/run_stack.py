@@ -1,7 +1,7 @@
 """`make run` (`python -m scripts.run_stack`): the whole local stack, with demo data.
 
-The customer side, the mock broker and the upstream OIDC stand-in each run in their own
-`flask run` process on 127.0.0.1 (never `localhost`: a browser treats them as different
+The customer side, the mock broker, the upstream OIDC stand-in and the sample MCP server each
+run in their own process on 127.0.0.1 (never `localhost`: a browser treats them as different
 sites). An SMTP sink (aiosmtpd) in this process receives the customer side's mail into a
 Maildir, shown at the customer side's /dev/outbox. Ctrl-C stops everything.
 """
@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 IDP_PORT = int(os.environ.get("IDP_PORT", "5000"))
 BROKER_PORT = int(os.environ.get("BROKER_PORT", "5001"))
 UPSTREAM_PORT = int(os.environ.get("UPSTREAM_PORT", "5002"))
+MCP_PORT = int(os.environ.get("MCP_PORT", "5003"))
 SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
 MAIL_DIR = ROOT / "instance" / "dev-mail"
 IDP_URL = f"http://127.0.0.1:{IDP_PORT}"
 BROKER_URL = f"http://127.0.0.1:{BROKER_PORT}"
 UPSTREAM_URL = f"http://127.0.0.1:{UPSTREAM_PORT}"
+MCP_ORIGIN = f"http://127.0.0.1:{MCP_PORT}"
 
 ENVIRONMENT = {
     **os.environ,
@@ -40,6 +42,8 @@ ENVIRONMENT = {
     "UPSTREAM_IDP_ISSUER": UPSTREAM_URL,
     "UPSTREAM_IDP_REDIRECT_URIS": f"{IDP_URL}/login/oidc/standin/callback",
     "LOGIN_METHOD_OIDC_STANDIN_ISSUER": UPSTREAM_URL,
+    "MCP_SERVER_URL": f"{MCP_ORIGIN}/mcp",
+    "MCP_SERVER_PORT": str(MCP_PORT),
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": str(SMTP_PORT),
     "DEV_MAIL_DIR": str(MAIL_DIR),
@@ -94,14 +98,19 @@ def serve() -> None:
             ("app", IDP_PORT),
         )
     ]
+    processes.append(
+        subprocess.Popen([sys.executable, "-m", "mcp_server"], cwd=ROOT, env=ENVIRONMENT)
+    )
     try:
-        for url, process in zip((BROKER_URL, UPSTREAM_URL, IDP_URL), processes, strict=True):
+        urls = (BROKER_URL, UPSTREAM_URL, IDP_URL, MCP_ORIGIN)
+        for url, process in zip(urls, processes, strict=True):
             wait_healthy(url, process)
         print(
             f"""
   Mock broker    {BROKER_URL}   ← start here: "Start a demo sign-in"
   Customer side  {IDP_URL}
   OIDC stand-in  {UPSTREAM_URL}   (upstream provider: any username, editable claims)
+  MCP server     {MCP_ORIGIN}/mcp   (connect an MCP client here; it signs in via the broker)
   Demo user      alice@example.com / demo-password-for-alice
   Mail outbox    {IDP_URL}/dev/outbox   (magic links land here; SMTP sink on :{SMTP_PORT})
 

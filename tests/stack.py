@@ -57,6 +57,9 @@ class Stack:
                 "ENV_URL": self.broker.url,
                 "DATABASE_URL": f"sqlite:///{self.directory / 'broker.sqlite3'}",
                 "LOGIN_ENDPOINT": f"{self.idp.url}/login",
+                # Every test signs in afresh and meets the consent page (remembered consent
+                # has its own tests in tests/broker).
+                "REMEMBER_CONSENT": False,
                 **self.broker_overrides,
             }
         )

@@ -24,6 +24,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
             "DATABASE_URL": database_url,
             "LOGIN_ENDPOINT": LOGIN_ENDPOINT,
             "SECRET_KEY": "test-secret-key",
+            # Tests meet the consent page every time; test_consent_memory turns memory on.
+            "REMEMBER_CONSENT": False,
         }
     )
     init_db(server.app)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from mock_broker.seed import (
     DEMO_CLIENT_ID,
@@ -128,6 +132,63 @@ class Broker:
     def forget_m2m_token(self) -> None:
         self._m2m_token = None
 
+    def token_request(
+        self, data: dict[str, str | None], auth: tuple[str, str] | None = None
+    ) -> requests.Response:
+        """POST the token endpoint; None values are left out."""
+        return requests.post(
+            f"{self.url}/oauth/token",
+            data={key: value for key, value in data.items() if value is not None},
+            auth=auth,
+            timeout=TIMEOUT,
+        )
+
+    def refresh(
+        self,
+        refresh_token: str,
+        client_id: str | None = DEMO_CLIENT_ID,
+        auth: tuple[str, str] | None = None,
+        **extra: str | None,
+    ) -> requests.Response:
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self.token_request({**data, "client_id": client_id, **extra}, auth=auth)
+
+    def tokens(self, scope: str = "notes:read offline_access", **overrides: str | None) -> dict:
+        """Sign in with the demo client (or `overrides`) and exchange the code: the tokens."""
+        exchange = {
+            name: overrides.pop(name) for name in ("client_secret", "auth") if name in overrides
+        }
+        flow = self.start_login(scope=scope, **overrides)
+        extra = {
+            "client_id": flow.params["client_id"],
+            "redirect_uri": flow.params.get("redirect_uri"),
+        }
+        if "resource" in flow.params:
+            extra["resource"] = flow.params["resource"]
+        response = flow.exchange(flow.code(), **extra, **exchange)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def claims(self, access_token: str) -> dict:
+        """The claims of an access token, its signature checked against the published JWKS."""
+        jwks = requests.get(f"{self.url}/keys", timeout=TIMEOUT).json()
+        return jwt.decode(access_token, KeySet.import_key_set(jwks), algorithms=["RS256"]).claims
+
+    def post_form(
+        self, path: str, data: dict[str, str], auth: tuple[str, str] | None = None
+    ) -> requests.Response:
+        return requests.post(f"{self.url}{path}", data=data, auth=auth, timeout=TIMEOUT)
+
+    @contextmanager
+    def configured(self, **values: object) -> Iterator[None]:
+        """Change the running broker's configuration for the duration of a test."""
+        before = {key: self.app.config[key] for key in values}
+        self.app.config.update(values)
+        try:
+            yield
+        finally:
+            self.app.config.update(before)
+
 
 @dataclass
 class LoginFlow:
@@ -173,7 +234,9 @@ class LoginFlow:
         assert response.status_code == 302, response.text
         return redirect_query(response)["code"]
 
-    def exchange(self, code: str, **overrides: str | None) -> requests.Response:
+    def exchange(
+        self, code: str, auth: tuple[str, str] | None = None, **overrides: str | None
+    ) -> requests.Response:
         data: dict[str, str | None] = {
             "grant_type": "authorization_code",
             "code": code,
@@ -183,11 +246,7 @@ class LoginFlow:
             "resource": DEV_MCP_SERVER_URL,
         }
         data.update(overrides)
-        return requests.post(
-            f"{self.broker.url}/oauth/token",
-            data={key: value for key, value in data.items() if value is not None},
-            timeout=TIMEOUT,
-        )
+        return self.broker.token_request(data, auth=auth)
 
 
 def csrf_token(page: str) -> str:

@@ -28,14 +28,23 @@ def test_metadata_is_served_at_both_well_known_locations(broker, path):
     assert metadata["response_types_supported"] == ["code"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["authorization_response_iss_parameter_supported"] is True
-    assert set(metadata["grant_types_supported"]) == {"authorization_code", "client_credentials"}
+    assert set(metadata["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "none",
         "client_secret_basic",
         "client_secret_post",
     }
     assert metadata["scopes_supported"] == ["notes:read", "notes:write", "offline_access"]
-    assert "registration_endpoint" not in metadata  # advertise only what exists
+    assert metadata["registration_endpoint"] == (
+        f"{broker.url}/api/v1/resources/{DEV_RESOURCE_ID}/clients:register"
+    )
+    assert metadata["revocation_endpoint"] == f"{broker.url}/oauth/revoke"
+    assert metadata["introspection_endpoint"] == f"{broker.url}/oauth/introspect"
+    assert metadata["client_id_metadata_document_supported"] is True
 
 
 def test_the_issuer_matches_the_path_inserted_well_known_url(broker):

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.chromium import ARGS, require_chromium
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    # Module scope: Playwright's sync API runs an event loop in this thread while it lives,
+    # and other modules run their own (anyio) loops here afterwards.
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=require_chromium(), args=ARGS)
         yield browser
         browser.close()
 

@@ -1,0 +1,123 @@
+"""Refresh tokens: issued with `offline_access`, rotated on every use, reuse revokes the family.
+
+A refresh token is 256 random bits, opaque, stored only as its SHA-256 digest, and bound to
+the client, user, scope and resource of the grant (one authorization code) it belongs to.
+
+- Issued only when the granted scope includes `offline_access` and the client registered the
+  `refresh_token` grant type (RFC 7591 `grant_types`).
+- Rotated on every use, for public and confidential clients alike (B4; OAuth 2.1 §4.3.1
+  requires it of public clients, and one rule is simpler to reason about): the presented
+  token is spent and a successor issued. The successor keeps the grant's full scope (RFC 6749
+  §6) even when the request narrowed the access token's scope.
+- Reuse of a spent token means two parties hold it, so the whole family — every refresh and
+  access token of the grant — is revoked (RFC 9700 §4.14.2).
+- **Grace window** (`REFRESH_REUSE_GRACE`, default 10 s, 0 to turn off): a token presented
+  again within that many seconds of its rotation gets a *fresh pair in the same family* (a new
+  access token and a new refresh token), and the successor issued the first time stays valid.
+  Two copies of one client refreshing at once (a restart, two tabs) therefore both keep
+  working, instead of the loser killing the winner's tokens (fastmcp#4901, HQBase#41). The
+  broker cannot hand out the first successor again, because it keeps only hashes. The cost:
+  someone who steals a token and uses it within seconds of its rotation also gets a pair —
+  which is why the window is short and bounded (at most 60 s).
+- Inactivity expiry (`REFRESH_TOKEN_TTL`, default 30 days): each token expires that long after
+  it was issued, and every use issues a new one, so only a grant left unused expires.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mock_broker import database, tokens
+from mock_broker.identifiers import new_secret, secret_hash
+from mock_broker.models import OFFLINE_ACCESS, AuthorizationCode, OAuthClient, RefreshToken
+
+
+def should_issue(client: OAuthClient, scope: str) -> bool:
+    """Only for `offline_access`, and only to clients registered for the refresh grant."""
+    return OFFLINE_ACCESS in scope.split() and client.check_grant_type("refresh_token")
+
+
+def issue(
+    db: Session,
+    code: AuthorizationCode,
+    client: OAuthClient,
+    scope: str,
+    parent: RefreshToken | None = None,
+) -> str:
+    """Create a refresh token for the grant of `code`; returns it (only its hash is kept)."""
+    token = new_secret()
+    now = database.utcnow()
+    db.add(
+        RefreshToken(
+            token_hash=secret_hash(token),
+            authorization_code_id=code.id,
+            parent_id=parent.id if parent else None,
+            client_id=client.id,
+            user_id=code.user_id,
+            resource_id=code.resource_id,
+            scope=scope,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"]),
+        )
+    )
+    return token
+
+
+def find(db: Session, token: str) -> RefreshToken | None:
+    return db.scalar(select(RefreshToken).where(RefreshToken.token_hash == secret_hash(token)))
+
+
+def is_active(db: Session, row: RefreshToken) -> bool:
+    """Not revoked, not expired, not spent (outside the grace), from a code never replayed."""
+    now = database.utcnow()
+    if row.revoked_at is not None or now >= row.expires_at:
+        return False
+    if row.rotated_at is not None and not _within_grace(row, now):
+        return False
+    code = db.get(AuthorizationCode, row.authorization_code_id)
+    return code is not None and code.replayed_at is None
+
+
+def spend(db: Session, row: RefreshToken) -> bool:
+    """Spend `row` for one refresh; False (and the family revoked) when it is a reuse.
+
+    One conditional update spends a fresh token, so two concurrent uses cannot both count as
+    the first. A token already spent is accepted only within the grace window; outside it, the
+    reuse revokes the family and is committed at once (the caller then refuses the request).
+    """
+    now = database.utcnow()
+    spent = db.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == row.id,
+            RefreshToken.rotated_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(rotated_at=now)
+    )
+    if spent.rowcount == 1:
+        return True
+    db.refresh(row)
+    if row.revoked_at is None and row.rotated_at is not None and _within_grace(row, now):
+        return True
+    revoke_family(db, row)
+    db.commit()
+    return False
+
+
+def revoke_family(db: Session, row: RefreshToken) -> None:
+    """Revoke every refresh and access token of the grant `row` belongs to."""
+    tokens.revoke_tokens_from_code(db, row.authorization_code_id)
+
+
+def _within_grace(row: RefreshToken, now: object) -> bool:
+    grace = current_app.config["REFRESH_REUSE_GRACE"]
+    return (
+        grace > 0
+        and row.rotated_at is not None
+        and now <= row.rotated_at + timedelta(seconds=grace)
+    )
