@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 
 NODE_DIR   := tests/oidc_provider
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+AXE_DIR    := tests/browser/axe
+AXE_STAMP  := $(AXE_DIR)/node_modules/.installed
 
 .PHONY: run test lint clean
 
@@ -20,12 +22,17 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# axe-core, injected into pages by the browser tests.
+$(AXE_STAMP): $(AXE_DIR)/package-lock.json
+	npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## Start the customer side (:5000), mock broker (:5001), OIDC stand-in (:5002) and a mail sink.
 run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
 
 ## Lint, then run every test.
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -35,4 +42,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(NODE_DIR)/node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(NODE_DIR)/node_modules $(AXE_DIR)/node_modules

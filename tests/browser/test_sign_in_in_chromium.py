@@ -52,3 +52,12 @@ def test_upstream_oidc_sign_in_in_chromium(page, standin):
     claims = consent_and_see_token(page, stack)
     assert "nora@example.com" in claims
     assert console.csp_violations() == []
+
+
+def test_login_page_passes_axe(page, stack):
+    from tests.browser.axe import assert_accessible
+
+    page, console = page
+    start_demo(page, stack)
+    assert_accessible(page)
+    assert console.csp_violations() == []
