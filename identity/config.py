@@ -8,6 +8,7 @@ what to set, so a misconfigured deployment fails at start rather than at the fir
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None → SQLite file in the instance folder
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "PRODUCT_NAME": "Acme Identity",
+    # Branding (identity/web.py serves them as CSS variables at /brand.css). The primary
+    # colour carries white button text and is the link colour, so it must contrast with white.
+    "BRAND_LOGO_URL": None,  # an https URL or a path under /static/; None → the gradient mark
+    "BRAND_PRIMARY_COLOR": "#3b4cca",
+    "BRAND_ACCENT_COLOR": "#7a5cff",  # decorative only: the mark's gradient, the card's edge
     # The hosted broker (Scalekit dashboard: Environment URL, API credentials, connection id).
     "BROKER_ENV_URL": "http://127.0.0.1:5001",
     "BROKER_CLIENT_ID": None,
@@ -147,6 +153,71 @@ def _is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
 
 
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+_STATIC_PATH = re.compile(r"/static/[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*")
+#: WCAG 2 AA for normal text: white button text on the primary colour, links on white.
+MIN_CONTRAST = 4.5
+
+
+def parse_hex_color(value: str) -> tuple[int, int, int]:
+    """(r, g, b) of "#rgb" or "#rrggbb"; ValueError for anything else."""
+    if not isinstance(value, str) or not _HEX_COLOR.fullmatch(value):
+        raise ValueError(f"{value!r} is not a hex colour like #3b4cca")
+    digits = value[1:]
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+
+
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(value) for value in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio, 1 to 21."""
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def brand_problems(config: dict[str, Any]) -> list[str]:
+    """What is wrong with the BRAND_* settings (empty when they are usable)."""
+    problems: list[str] = []
+    for key in ("BRAND_PRIMARY_COLOR", "BRAND_ACCENT_COLOR"):
+        try:
+            rgb = parse_hex_color(config[key])
+        except ValueError:
+            problems.append(f"{key}={config[key]!r} is not a hex colour like #3b4cca")
+            continue
+        ratio = contrast_ratio(rgb, (255, 255, 255))
+        if key == "BRAND_PRIMARY_COLOR" and ratio < MIN_CONTRAST:
+            problems.append(
+                f"{key}={config[key]} has a contrast of {ratio:.2f}:1 with white; buttons and "
+                f"links need at least {MIN_CONTRAST}:1 (WCAG AA): choose a darker colour"
+            )
+    logo = config.get("BRAND_LOGO_URL")
+    if logo:
+        parts = urlsplit(logo) if isinstance(logo, str) else None
+        https = (
+            parts is not None
+            and parts.scheme == "https"
+            and bool(parts.hostname)
+            and not parts.username
+            and not parts.password
+            and not any(c.isspace() or c in "\\\"'<>" for c in logo)
+        )
+        static = isinstance(logo, str) and bool(_STATIC_PATH.fullmatch(logo)) and ".." not in logo
+        if not (https or static):
+            problems.append(
+                f"BRAND_LOGO_URL={logo!r} must be an https URL or a path under /static/"
+            )
+    return problems
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Refuse to start on unsafe or incomplete settings (E3)."""
     development = config["APP_ENV"] == "development" or config.get("TESTING")
@@ -175,5 +246,6 @@ def check_config(config: dict[str, Any]) -> None:
     for key in ("BROKER_CLIENT_ID", "BROKER_CLIENT_SECRET", "BROKER_CONNECTION_ID"):
         if not config.get(key):
             problems.append(f"{key} is not set (see README: configuration)")
+    problems.extend(brand_problems(config))
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems) + ".")

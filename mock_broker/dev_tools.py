@@ -22,6 +22,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from mock_broker import consent_memory, database, faults, refresh_tokens, tokens
@@ -80,45 +81,99 @@ def forget_consent() -> Response:
 
 
 @bp.get("/faults")
-def fault_switchboard() -> str:
-    return render_template(
+def fault_switchboard() -> ResponseReturnValue:
+    return _switchboard()
+
+
+def _switchboard(
+    problem: dict[str, str] | None = None, values: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    """The switchboard; after a refused form, with the problem shown at its field and the
+    values as typed (answered 200, as a re-rendered form: the page itself is fine)."""
+    page = render_template(
         "dev_faults.html",
         faults=faults.active_faults(database.session()),
         targets=faults.TARGETS,
         switches=faults.SWITCHES,
         max_delay=faults.MAX_DELAY,
+        problem=problem,
+        values=values or {},
     )
+    return page
+
+
+class _Refused(ValueError):
+    """A form value the switchboard cannot use; `field` is the id of its input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: The input a refusal from `faults` is about, by the first word of its message.
+_FIELD_OF = {
+    "target": "target",
+    "status": "status",
+    "give": "status",
+    "delay": "delay",
+    "error": "error",
+    "count": "count",
+    "switch": "switch",
+    "early": "lifetime",
+}
+
+
+def _whole(form, name: str, field: str, default: str = "") -> int | None:
+    text = form.get(name, default).strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise _Refused(field, f"{name} must be a whole number") from None
 
 
 @bp.post("/faults")
-def set_fault() -> Response:
+def set_fault() -> ResponseReturnValue:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     form = request.form
     action = form.get("action")
+    switching = action == "switch"
     try:
         if action == "clear":
             faults.clear(app)
             flash("All faults cleared.")
-        elif action == "switch":
-            lifetime = form.get("lifetime", "")
+        elif switching:
             faults.inject_switch(
                 app,
                 form.get("switch", ""),
-                int(form.get("count", "1")),
-                int(lifetime) if lifetime else None,
+                _whole(form, "count", "switch-count", "1") or 0,
+                _whole(form, "lifetime", "lifetime"),
             )
             flash("Switch armed.")
         else:
-            status = form.get("status", "500")
+            try:
+                delay = float(form.get("delay") or 0)
+            except ValueError:
+                raise _Refused("delay", "delay must be a number of seconds") from None
             faults.inject(
                 app,
                 form.get("target", ""),
-                int(status) if status else None,
-                int(form.get("count", "1")),
+                _whole(form, "status", "status", "500"),
+                _whole(form, "count", "count", "1") or 0,
                 form.get("error") or None,
-                float(form.get("delay") or 0),
+                delay,
             )
             flash("Fault armed.")
     except ValueError as error:
-        flash(f"Not armed: {error}")
+        message = str(error)
+        field = getattr(error, "field", None) or _FIELD_OF.get(message.split(" ", 1)[0], "")
+        if switching and field == "count":
+            field = "switch-count"
+        problem = {
+            "form": "switch" if switching else "endpoint",
+            "field": field,
+            "message": f"Not armed: {message}",
+        }
+        return _switchboard(problem, form.to_dict())
     return redirect(url_for("dev_tools.fault_switchboard"), 303)

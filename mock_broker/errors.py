@@ -17,10 +17,19 @@ _JSON_PREFIXES = (
 )
 
 
+#: Headings that say more than "Something went wrong" for the errors people meet most.
+_HEADINGS = {
+    "invalid_state": "This sign-in link no longer works",
+    "csrf_failed": "This form has expired",
+}
+
+
 def error_page(error: str, description: str, status: int = 400) -> Response:
-    """A page that says what went wrong and what to do, titled with the OAuth error code."""
+    """A page that says what went wrong and what to do, with the OAuth error code."""
+    heading = _HEADINGS.get(error, "Something went wrong")
     return make_response(
-        render_template("error.html", error=error, description=description), status
+        render_template("error.html", error=error, description=description, heading=heading),
+        status,
     )
 
 
