@@ -31,11 +31,13 @@ $(AXE_STAMP): $(AXE_DIR)/package-lock.json
 run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
 
-## Lint, then run every test.
+## Lint, then run every test: on SQLite, then again on PostgreSQL.
 test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	@echo "== the same suite on PostgreSQL (a throwaway server the tests start: tests/databases.py) =="
+	TEST_DATABASE=postgresql $(BIN)/python -m pytest -W "ignore::pytest.PytestUnraisableExceptionWarning"
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

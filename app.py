@@ -12,7 +12,7 @@ from dotenv import load_dotenv
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from identity import cli, config, db, dev_outbox, mail, sessions, views, web
+from identity import cli, config, db, dev_outbox, input_guard, mail, sessions, views, web
 from identity.passwords import PasswordHasher
 from login_methods import registry
 
@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     db.init_app(app)
+    input_guard.init_app(app)
     csrf.init_app(app)
     sessions.init_app(app)
     web.init_app(app)

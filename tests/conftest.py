@@ -3,13 +3,41 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 import pytest
 from joserfc.jwk import RSAKey
+from sqlalchemy import Engine, event
 
 from identity import mail
+from tests import databases
+from tests.databases import database_url
 from tests.helpers import customer_test_config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_databases():
+    """Stop the session's PostgreSQL server, if TEST_DATABASE=postgresql started one."""
+    yield
+    databases.stop()
+
+
+@pytest.fixture(autouse=True)
+def _close_database_connections():
+    """Dispose, after each test, every engine that connected during it: apps built inside a
+    test leave pooled connections behind (harmless for SQLite files, a ResourceWarning for
+    PostgreSQL connections)."""
+    engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+    def remember(connection, *args) -> None:
+        engines.add(connection.engine)
+
+    event.listen(Engine, "engine_connect", remember)
+    yield
+    event.remove(Engine, "engine_connect", remember)
+    for engine in list(engines):
+        engine.dispose()
 
 
 @pytest.fixture
@@ -23,6 +51,7 @@ def app(tmp_path):
     application.test_cli_runner().invoke(args=["init-db"], catch_exceptions=False)
     yield application
     mail.shutdown(application)
+    databases.dispose(application)
 
 
 @pytest.fixture
@@ -92,7 +121,7 @@ def standin(tmp_path, signing_key) -> Iterator:
             {
                 "TESTING": True,
                 "ISSUER": upstream.url,
-                "DATABASE_URL": f"sqlite:///{stack.directory / 'upstream.sqlite3'}",
+                "DATABASE_URL": database_url(stack.directory, "upstream"),
                 "SIGNING_KEY": signing_key,
                 "SECRET_KEY": "upstream-test-secret-key",
                 "CLIENTS": [
@@ -130,3 +159,4 @@ def standin(tmp_path, signing_key) -> Iterator:
     for stack, upstream in started:
         stack.__exit__(None, None, None)
         upstream.stop()
+        databases.dispose(upstream.app)

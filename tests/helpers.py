@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from identity.cli import DEMO_EMAIL, DEMO_PASSWORD
+from tests.databases import database_url
 
 __all__ = ["DEMO_EMAIL", "DEMO_PASSWORD", "csrf_token", "customer_test_config"]
 
@@ -26,7 +27,7 @@ def customer_test_config(tmp_path: Path, broker_url: str, **overrides: Any) -> d
         "TESTING": True,
         "APP_ENV": "development",
         "SECRET_KEY": secrets.token_hex(32),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'identity.sqlite3'}",
+        "DATABASE_URL": database_url(tmp_path, "identity"),
         "BROKER_ENV_URL": broker_url,
         **overrides,
     }

@@ -22,6 +22,8 @@ from bs4 import BeautifulSoup
 
 from identity import mail
 from mock_broker import seed as broker_seed
+from tests import databases
+from tests.databases import database_url
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, customer_test_config
 from tests.mail_sink import MailSink
 from tests.servers import LiveServer
@@ -55,7 +57,7 @@ class Stack:
             {
                 "TESTING": True,
                 "ENV_URL": self.broker.url,
-                "DATABASE_URL": f"sqlite:///{self.directory / 'broker.sqlite3'}",
+                "DATABASE_URL": database_url(self.directory, "broker"),
                 "LOGIN_ENDPOINT": f"{self.idp.url}/login",
                 # Every test signs in afresh and meets the consent page (remembered consent
                 # has its own tests in tests/broker).
@@ -92,6 +94,8 @@ class Stack:
         mail.shutdown(self.idp.app)
         self.broker.stop()
         self.mail.__exit__()
+        databases.dispose(self.idp.app)
+        databases.dispose(self.broker.app)
 
     @property
     def demo_redirect_uri(self) -> str:

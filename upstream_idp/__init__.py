@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template
 from flask_wtf.csrf import CSRFProtect
 
+from identity import input_guard
 from upstream_idp import (
     cli,
     clients,
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     oauth_server.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
+    input_guard.init_app(app)  # NUL in any input: a clear 400, never a database error
     cli.init_app(app)
     app.after_request(add_security_headers)
 

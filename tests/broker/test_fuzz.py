@@ -106,4 +106,5 @@ def test_e2_api_path_segments_never_fail_with_a_500(broker, value):
         value or "x", {"sub": "1", "email": "a@b.c"}, connection_id=value or "y"
     )
 
-    assert response.status_code in (404, 405)
+    # 400 when the segment holds a NUL (identity.input_guard), else no such route or record.
+    assert response.status_code in (400, 404, 405)

@@ -431,11 +431,15 @@ def test_unknown_connection_is_404(broker, flow):
     _assert_error(response, 404, "not_found")
 
 
-@pytest.mark.parametrize("login_request_id", ["lri_unknown", "x" * 300, "%00", "lri_\u00e9"])
+@pytest.mark.parametrize("login_request_id", ["lri_unknown", "x" * 300, "lri_\u00e9"])
 def test_unknown_login_request_is_404(broker, login_request_id):
     response = broker.post_user(login_request_id, VALID)
 
     _assert_error(response, 404, "not_found")
+
+
+def test_nul_in_the_path_is_invalid_request(broker):
+    _assert_error(broker.post_user("%00", VALID), 400, "invalid_request")
 
 
 def test_login_request_of_another_connection_is_404(broker, flow):

@@ -16,6 +16,7 @@ from mcp_server import Settings, create_app
 from mock_broker import create_app as create_broker_app
 from mock_broker.database import init_db
 from tests.broker.flows import Broker
+from tests.databases import database_url, dispose
 from tests.mcp_server.live_asgi import LiveAsgiServer
 from tests.mcp_server.stack import JwksCounter, McpStack, register_resource
 from tests.servers import LiveServer
@@ -28,12 +29,12 @@ def broker_and_counter(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Broker, JwksCounter]]:
     server = LiveServer()
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('mcp-broker') / 'broker.sqlite3'}"
+    database = database_url(tmp_path_factory.mktemp("mcp-broker"), "broker")
     app = create_broker_app(
         {
             "TESTING": True,
             "ENV_URL": server.url,
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": database,
             "LOGIN_ENDPOINT": LOGIN_ENDPOINT,
             "SECRET_KEY": "test-secret-key",
             "REMEMBER_CONSENT": False,  # every token here comes from a fresh consent
@@ -46,6 +47,7 @@ def broker_and_counter(
         yield Broker(app=app, url=server.url), counter
     finally:
         server.stop()
+        dispose(app)
 
 
 @pytest.fixture

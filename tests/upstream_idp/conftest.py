@@ -8,6 +8,7 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
+from tests.databases import database_url, dispose
 from tests.servers import LiveServer
 from tests.upstream_idp.flows import (
     BASIC_CLIENT,
@@ -34,7 +35,7 @@ def upstream_config(tmp_path_factory: pytest.TempPathFactory, signing_key_pem: s
         directory = tmp_path_factory.mktemp("upstream")
         return {
             "ISSUER": issuer,
-            "DATABASE_URL": f"sqlite:///{directory / 'upstream.sqlite3'}",
+            "DATABASE_URL": database_url(directory, "upstream"),
             "SIGNING_KEY": signing_key_pem,
             "SECRET_KEY": "test-secret-key",
             "CLIENTS": [BASIC_CLIENT.as_config(), POST_CLIENT.as_config()],
@@ -53,6 +54,7 @@ def upstream(upstream_config) -> Iterator[Upstream]:
         yield Upstream(app=server.app, url=server.url)
     finally:
         server.stop()
+        dispose(server.app)
 
 
 @pytest.fixture

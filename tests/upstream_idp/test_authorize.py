@@ -129,6 +129,13 @@ def test_a_replayed_nonce_is_refused(upstream, rp, browser):
     assert query_of(again.headers["Location"])["error"] == "invalid_request"
 
 
+def test_nul_in_a_field_is_a_plain_400(rp, browser):
+    """identity.input_guard refuses NUL in any input before the form is read."""
+    page = browser.open(rp.begin().url)
+    response = browser.submit(page, username="valid-user", email="a\x00b@example.com")
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -136,7 +143,6 @@ def test_a_replayed_nonce_is_refused(upstream, rp, browser):
         ({"username": "has space"}, "username"),
         ({"username": "\u00e9l\u00e8ve"}, "username"),
         ({"username": "x" * 256}, "username"),
-        ({"email": "a\x00b@example.com"}, "email"),
         ({"name": "line\nbreak"}, "name"),
         ({"given_name": "g" * 256}, "given_name"),
         ({"groups": ",".join(f"g{i}" for i in range(51))}, "groups"),
