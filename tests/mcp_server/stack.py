@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from mcp_server import Settings
 from mock_broker import database, keys, registration
+from mock_broker.resources import find_resource
 from mock_broker.seed import DEV_CONNECTION_ID
 from tests.broker.flows import Broker, redirect_query
 from tests.mcp_server.live_asgi import LiveAsgiServer
@@ -51,10 +52,14 @@ class JwksCounter:
 
 
 def register_resource(broker: Broker, mcp_server_url: str) -> tuple[str, str]:
-    """Register an MCP server at the broker, and a public client for it; returns both ids."""
+    """Register an MCP server at the broker, and a public client for it; returns both ids.
+
+    The broker is shared by the session and the OS may hand a later test server the port of
+    an earlier one: a URL registered before is reused (its scopes are the same).
+    """
     with broker.app.app_context():
         db = database.session()
-        resource = registration.register_resource(
+        resource = find_resource(db, mcp_server_url) or registration.register_resource(
             db, "Notes under test", mcp_server_url, ALL_SCOPES.split(), DEV_CONNECTION_ID
         )
         client, _ = registration.register_client(
