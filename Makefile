@@ -27,12 +27,18 @@ $(AXE_STAMP): $(AXE_DIR)/package-lock.json
 	npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian packages the tests drive, installed when missing (as root, like CI).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+/usr/lib/postgresql:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
 ## Start the customer side (:5000), mock broker (:5001), OIDC stand-in (:5002) and a mail sink.
 run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
 
 ## Lint, then run every test: on SQLite, then again on PostgreSQL.
-test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
