@@ -5,14 +5,25 @@ Run it with `make run` (everything) or `flask --app app run`. See README.md.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from dotenv import load_dotenv
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from identity import cli, config, db, dev_outbox, input_guard, mail, sessions, views, web
+from identity import (
+    cli,
+    config,
+    db,
+    dev_outbox,
+    input_guard,
+    logging_setup,
+    mail,
+    proxy,
+    sessions,
+    views,
+    web,
+)
 from identity.passwords import PasswordHasher
 from login_methods import registry
 
@@ -30,9 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.derive_flask_settings(app.config))
     config.check_config(app.config)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # First, so that every later hook's log lines and early answers carry the request id.
+    logging_setup.init_app(app, app.config["LOG_FORMAT"], access_logger="identity.access")
     db.init_app(app)
     input_guard.init_app(app)
     csrf.init_app(app)
@@ -44,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["identity.password_hasher"] = PasswordHasher()
     app.register_blueprint(views.bp)
     registry.init_app(app)
+    proxy.init_app(app, app.config["TRUSTED_PROXY_HOPS"])
 
     @app.context_processor
     def _product() -> dict[str, Any]:

@@ -25,6 +25,8 @@ from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from identity import logging_setup
+
 log = logging.getLogger(__name__)
 _clients_lock = threading.Lock()
 
@@ -137,8 +139,11 @@ class BrokerClient:
         return self._result(response)
 
     def _post(self, url: str, body: dict[str, Any]) -> requests.Response:
+        # The request id lets one sign-in be followed in both apps' logs (logging_setup.py).
+        request_id = logging_setup.request_id()
+        headers = {logging_setup.REQUEST_ID_HEADER: request_id} if request_id else None
         try:
-            return self.session.post(url, json=body)
+            return self.session.post(url, json=body, headers=headers)
         except OAuthError as error:
             raise BrokerRejected(
                 f"token refresh refused ({error.error})", error=error.error

@@ -13,6 +13,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from identity import proxy
+from identity.logging_setup import LOG_FORMATS
+
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused outside development
 
 DEFAULTS: dict[str, Any] = {
@@ -60,6 +63,11 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_CA_FILE": None,
     # Development only: the Maildir the local SMTP sink writes to, shown at /dev/outbox.
     "DEV_MAIL_DIR": None,
+    # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust (identity/proxy.py).
+    # 0 trusts none: any client could otherwise choose the address throttles and audit see.
+    "TRUSTED_PROXY_HOPS": 0,
+    # "text" for development, "json" for one JSON object per line (identity/logging_setup.py).
+    "LOG_FORMAT": "text",
 }
 
 # The mock broker's documented development values (mock_broker/seed.py), so that
@@ -246,6 +254,14 @@ def check_config(config: dict[str, Any]) -> None:
     for key in ("BROKER_CLIENT_ID", "BROKER_CLIENT_SECRET", "BROKER_CONNECTION_ID"):
         if not config.get(key):
             problems.append(f"{key} is not set (see README: configuration)")
+    try:  # normalised as well as checked: from the environment it arrives as a string
+        config["TRUSTED_PROXY_HOPS"] = proxy.parse_hops(
+            "TRUSTED_PROXY_HOPS", config["TRUSTED_PROXY_HOPS"]
+        )
+    except ValueError as error:
+        problems.append(str(error))
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     problems.extend(brand_problems(config))
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems) + ".")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from identity import audit, db, login_requests, sessions
 from identity.completion import hand_off
 from identity.login_page import render_login_page
 
+log = logging.getLogger(__name__)
 bp = Blueprint("core", __name__)
 
 
@@ -19,6 +24,20 @@ def home():
 
 @bp.get("/healthz")
 def healthz():
+    """Liveness: the process answers. Nothing else is checked, so a restart cannot fix more."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the database answers, so a load balancer only sends sign-ins that can work."""
+    try:
+        with db.engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        # The exception text may name the database host and user: logged by type only.
+        log.warning("readiness check failed: database unreachable (%s)", type(error).__name__)
+        return {"status": "unavailable", "reason": "database unreachable"}, 503
     return {"status": "ok"}
 
 

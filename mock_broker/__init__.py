@@ -26,12 +26,15 @@ It is a development tool: it refuses to serve a plain-HTTP public URL outside lo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from identity import input_guard
+from identity import input_guard, logging_setup, proxy
 from mock_broker import (
     cli,
     connections_api,
@@ -50,6 +53,7 @@ from mock_broker import (
 from mock_broker.config import load_config
 from mock_broker.http_headers import add_security_headers
 
+log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
@@ -57,6 +61,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment, overridden by `test_config` (see config.py)."""
     app = Flask(__name__)
     app.config.from_mapping(load_config(test_config))
+    # First, so that every later hook's log lines and early answers carry the request id
+    # (the customer side's, when it sent one with the profile post).
+    logging_setup.init_app(app, app.config["LOG_FORMAT"], access_logger="mock_broker.access")
     database.init_app(app)
     oauth_server.init_app(app)
     csrf.init_app(app)
@@ -86,6 +93,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
+        """Liveness: the process answers."""
         return jsonify(status="ok")
 
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        """Readiness: the database answers a `SELECT 1`."""
+        try:
+            database.session().execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            # The exception text may name the database host and user: logged by type only.
+            log.warning("readiness check failed: database unreachable (%s)", type(error).__name__)
+            return jsonify(status="unavailable", reason="database unreachable"), 503
+        return jsonify(status="ok"), 200
+
+    proxy.init_app(app, app.config["TRUSTED_PROXY_HOPS"])
     return app

@@ -5,12 +5,14 @@ Secrets are printed once, at creation, and stored only hashed.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from mock_broker import consent_memory, database, faults, login_requests, tokens
+from mock_broker import consent_memory, database, faults, keys, login_requests, tokens
 from mock_broker.registration import (
     CLIENT_AUTH_METHODS,
     RegistrationError,
@@ -36,6 +38,8 @@ def init_app(app: Flask) -> None:
         forget_consents,
         revoke_m2m_tokens,
         expire_login_request,
+        rotate_signing_key,
+        prune_signing_keys,
     ):
         app.cli.add_command(command)
 
@@ -202,3 +206,58 @@ def expire_login_request(login_request_id: str) -> None:
     if not login_requests.expire(_app(), login_request_id):
         raise click.ClickException("No such login request.")
     click.echo("Expired.")
+
+
+def _echo_keys() -> None:
+    for row in keys.key_states(database.session()):
+        click.echo(f"  {row.kid}  {row.state}")
+
+
+@click.command("rotate-signing-key")
+@with_appcontext
+@click.option(
+    "--activate",
+    is_flag=True,
+    help="Step 2: the published (pending) key starts signing; the active one is retired.",
+)
+@click.option(
+    "--min-published",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --activate: refuse unless the key has been in JWKS this many seconds.",
+)
+def rotate_signing_key(activate: bool, min_published: int) -> None:
+    """Rotate the token signing key in two steps: publish a new key, later --activate it.
+
+    Publishing first lets resource servers' JWKS caches learn the new `kid` before any token
+    carries it; the retired key stays published until prune-signing-keys finds its tokens
+    expired.
+    """
+    db = database.session()
+    try:
+        if activate:
+            new, old = keys.activate_next_key(db, timedelta(seconds=min_published))
+            retired = f"; retired {old.kid}" if old else ""
+            click.echo(f"Signing with {new.kid}{retired}.")
+        else:
+            key, created = keys.publish_next_key(db)
+            done = "Published" if created else "Already published"
+            click.echo(f"{done} {key.kid} (pending); run with --activate to sign with it.")
+    except keys.KeyRotationError as error:
+        raise click.ClickException(str(error)) from error
+    db.commit()
+    _echo_keys()
+
+
+@click.command("prune-signing-keys")
+@with_appcontext
+def prune_signing_keys() -> None:
+    """Remove retired signing keys once every token they signed has expired."""
+    config = _app().config
+    ttl = max(config["ACCESS_TOKEN_TTL"], config["M2M_TOKEN_TTL"])
+    db = database.session()
+    pruned = keys.prune_retired_keys(db, ttl)
+    db.commit()
+    click.echo(f"Pruned {len(pruned)} key(s){': ' + ', '.join(pruned) if pruned else ''}.")
+    _echo_keys()

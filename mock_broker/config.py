@@ -12,6 +12,9 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from identity.logging_setup import LOG_FORMATS
+from identity.proxy import parse_hops
+
 DEV_SECRET_KEY = "mock-broker-dev-secret-key-not-for-production"  # noqa: S105 - refused in production
 
 # (config key, environment variable, default). Durations are seconds.
@@ -38,6 +41,10 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CIMD_CACHE_MAX", "MOCK_BROKER_CIMD_CACHE_MAX", str(24 * 3600)),
     ("CIMD_ALLOW_PRIVATE_ADDRESSES", "MOCK_BROKER_CIMD_ALLOW_PRIVATE_ADDRESSES", "false"),
     ("CIMD_CA_FILE", "MOCK_BROKER_CIMD_CA_FILE", ""),
+    # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust; 0 = none.
+    ("TRUSTED_PROXY_HOPS", "MOCK_BROKER_TRUSTED_PROXY_HOPS", "0"),
+    # Logging is set up for the whole process, so both apps read the same variable.
+    ("LOG_FORMAT", "LOG_FORMAT", "text"),
 )
 _DURATIONS = (
     "LOGIN_REQUEST_TTL",
@@ -88,6 +95,14 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError("CIMD_CACHE_MIN must not exceed CIMD_CACHE_MAX.")
     for key in _FLAGS:
         config[key] = _flag(key, config[key])
+    try:
+        config["TRUSTED_PROXY_HOPS"] = parse_hops(
+            "MOCK_BROKER_TRUSTED_PROXY_HOPS", config["TRUSTED_PROXY_HOPS"]
+        )
+    except ValueError as error:
+        raise ConfigError(f"{error}.") from None
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}.")
     if config["CIMD_CA_FILE"] and not os.path.isfile(config["CIMD_CA_FILE"]):
         raise ConfigError(f"CIMD_CA_FILE {config['CIMD_CA_FILE']!r} is not a file.")
     # Tests only: a callable (hostname, port) -> [IP address strings] replacing DNS for the

@@ -432,7 +432,9 @@ class ResourceServerClient(Base, ClientMixin):
 class SigningKey(Base):
     """An RS256 private key as a JWK, persisted so that JWKS and `kid` survive restarts.
 
-    A mock keeps it in the database in clear; a production broker would keep it in a KMS/HSM.
+    Its rotation state follows from two timestamps (see `keys`): pending until `activated_at`,
+    active until `retired_at`, retired after; a pruned key is deleted. A mock keeps the key in
+    the database in clear; a production broker would keep it in a KMS/HSM.
     """
 
     __tablename__ = "signing_keys"
@@ -440,6 +442,14 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def state(self) -> str:
+        if self.activated_at is None:
+            return "pending"
+        return "active" if self.retired_at is None else "retired"
 
 
 class Fault(Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from datetime import timedelta
 
 import anyio
 import requests
@@ -11,8 +10,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from mcp_server import Settings, create_app
-from mock_broker import database
-from mock_broker.models import SigningKey
+from mock_broker import database, keys
 from tests.mcp_server.live_asgi import LiveAsgiServer
 from tests.mcp_server.stack import TIMEOUT, kid_of
 
@@ -25,21 +23,18 @@ def whoami(stack, token: str):
     return anyio.run(run)
 
 
-def rotate_broker_key(broker) -> None:
-    """What a broker does on key rotation: a new newest key, the old one still published."""
+def rotate_broker_key(broker) -> str:
+    """The broker's own two-step rotation (mock_broker.keys): publish, then activate.
+
+    Here the MCP server has not fetched JWKS since the publish step, so it meets the new kid
+    for the first time on a token (the case a zero-delay activation creates).
+    """
     with broker.app.app_context():
         db = database.session()
-        newest = max(key.created_at for key in db.query(SigningKey))
-        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, private=True)
-        kid = f"key_rotated_{key.thumbprint()[:16]}"
-        db.add(
-            SigningKey(
-                kid=kid,
-                private_jwk={**key.as_dict(private=True), "kid": kid},
-                created_at=newest + timedelta(seconds=1),
-            )
-        )
+        keys.publish_next_key(db)
+        active, _retired = keys.activate_next_key(db)
         db.commit()
+        return active.kid
 
 
 def test_the_jwks_is_fetched_once_for_many_requests(stack, jwks_counter):
@@ -54,10 +49,11 @@ def test_a_rotated_broker_key_is_picked_up_with_one_refetch(stack, jwks_counter)
     assert whoami(stack, stack.token()).is_error is False  # caches the current JWKS
     before = jwks_counter.count
 
-    rotate_broker_key(stack.broker)
+    old_kid = kid_of(stack.token())
+    new_kid = rotate_broker_key(stack.broker)
     token = stack.token()
 
-    assert kid_of(token).startswith("key_rotated_")
+    assert kid_of(token) == new_kid != old_kid
     assert whoami(stack, token).is_error is False
     assert jwks_counter.count - before == 1
 

@@ -1,0 +1,1 @@
+"""Production entry points: gunicorn configuration for both apps (see gunicorn_settings.py)."""
