@@ -4,13 +4,14 @@ With `REMEMBER_CONSENT` on, a sign-in whose scopes are all among those the user 
 before for the same client and resource skips the consent page (the browser goes straight to
 the client with a code); `prompt=consent` always shows it. Approvals accumulate: approving
 more scopes later widens what is remembered, never narrows it. A QA page lists and forgets
-them. It is off by default so that every sign-in shows the page unless a deployment decides
-otherwise (the integration tests walk the page on every sign-in).
+them. It is on by default, as at the hosted broker; the test stacks turn it off so that
+every sign-in meets the consent page.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mock_broker import database
@@ -34,21 +35,37 @@ def covers(db: Session, login_request: LoginRequest) -> bool:
 
 
 def remember(db: Session, login_request: LoginRequest) -> None:
-    """Record an approval (adds its scopes to what was approved before)."""
-    grant = _find(db, login_request)
-    scopes = login_request.scope.split()
-    if grant is None:
-        db.add(
-            ConsentGrant(
-                user_id=login_request.user_id,
-                client_id=login_request.client_id,
-                resource_id=login_request.resource_id,
-                scope=" ".join(dict.fromkeys(scopes)),
-            )
+    """Record an approval (adds its scopes to what was approved before).
+
+    Insert-if-absent, then update the row under a lock: two approvals finishing at once (two
+    tabs, a retried POST) both count, and neither fails on the unique key.
+    """
+    now = database.utcnow()
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.execute(
+        insert(ConsentGrant)
+        .values(
+            user_id=login_request.user_id,
+            client_id=login_request.client_id,
+            resource_id=login_request.resource_id,
+            scope="",
+            created_at=now,
+            updated_at=now,
         )
-    else:
-        grant.scope = " ".join(dict.fromkeys([*grant.scope.split(), *scopes]))
-        grant.updated_at = database.utcnow()
+        .on_conflict_do_nothing()
+    )
+    grant = db.scalars(
+        select(ConsentGrant)
+        .where(
+            ConsentGrant.user_id == login_request.user_id,
+            ConsentGrant.client_id == login_request.client_id,
+            ConsentGrant.resource_id == login_request.resource_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    grant.scope = " ".join(dict.fromkeys([*grant.scope.split(), *login_request.scope.split()]))
+    grant.updated_at = now
     db.commit()
 
 

@@ -13,6 +13,7 @@ rotation has three states, derived from two timestamps on `SigningKey`:
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,12 +73,27 @@ def ensure_signing_key(db: Session) -> None:
         _generate(db, utcnow(), active=True)
 
 
+#: Imported keys by kid. Importing a private RSA JWK validates it (~40 ms); a kid names one
+#: key for good (it is never reused or changed), so each process imports each key once.
+_imported: dict[str, RSAKey] = {}
+_imported_lock = threading.Lock()
+
+
+def _import(row: SigningKey) -> RSAKey:
+    key = _imported.get(row.kid)
+    if key is None:
+        key = RSAKey.import_key(row.private_jwk)
+        with _imported_lock:
+            _imported[row.kid] = key
+    return key
+
+
 def signing_key(db: Session) -> RSAKey:
     """The active key: the one new tokens are signed with."""
     row = _active(db)
     if row is None:
         raise KeyRotationError("No active signing key: run `flask init-db`.")
-    return RSAKey.import_key(row.private_jwk)
+    return _import(row)
 
 
 def publish_next_key(db: Session) -> tuple[SigningKey, bool]:
@@ -158,7 +174,7 @@ def key_states(db: Session) -> list[SigningKey]:
 def key_set(db: Session) -> KeySet:
     """Every key still published (pending, active, retired), for verifying tokens."""
     rows = db.scalars(select(SigningKey)).all()
-    return KeySet([RSAKey.import_key(row.private_jwk) for row in rows])
+    return KeySet([_import(row) for row in rows])
 
 
 def public_jwks(db: Session) -> dict[str, Any]:
