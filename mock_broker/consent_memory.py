@@ -61,7 +61,9 @@ def remember(db: Session, login_request: LoginRequest) -> None:
             ConsentGrant.client_id == login_request.client_id,
             ConsentGrant.resource_id == login_request.resource_id,
         )
-        .with_for_update()
+        # Lock the grant row only: its eager-loaded relationships are outer joins, which
+        # PostgreSQL cannot lock.
+        .with_for_update(of=ConsentGrant)
         .execution_options(populate_existing=True)
     ).one()
     grant.scope = " ".join(dict.fromkeys([*grant.scope.split(), *login_request.scope.split()]))
