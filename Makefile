@@ -32,13 +32,15 @@ $(AXE_STAMP): $(AXE_DIR)/package-lock.json
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 /usr/lib/postgresql:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+/usr/sbin/nginx:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx
 
 ## Start the customer side (:5000), mock broker (:5001), OIDC stand-in (:5002) and a mail sink.
 run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
 
 ## Lint, then run every test: on SQLite, then again on PostgreSQL.
-test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql
+test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql /usr/sbin/nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

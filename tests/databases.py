@@ -102,9 +102,15 @@ _lock = threading.Lock()
 
 def database_url(directory: Path, name: str) -> str:
     """A fresh database for one app: `directory/name.sqlite3`, or a new PostgreSQL database."""
-    global _server
     if BACKEND == "sqlite":
         return f"sqlite:///{directory / f'{name}.sqlite3'}"
+    return postgresql_url()
+
+
+def postgresql_url() -> str:
+    """A new, empty database on the session's PostgreSQL server, whatever TEST_DATABASE says:
+    the multi-instance tests need a database server that several processes share."""
+    global _server
     with _lock:
         if _server is None:
             _server = PostgresServer()

@@ -9,13 +9,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,50 +23,16 @@ from identity.config import ConfigError
 from identity.models import AuditEvent
 from mock_broker import create_app as create_broker_app
 from mock_broker.config import ConfigError as BrokerConfigError
+from tests.cluster import gunicorn
 from tests.helpers import DEMO_PASSWORD, customer_test_config
 from tests.mail_sink import free_port
 from tests.stack import Stack
 
-REPO = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 HEX_ID = 32
+TWO_WORKERS = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"}
 
 
 # -- gunicorn ------------------------------------------------------------------------------
-
-
-@contextmanager
-def serve_with_gunicorn(config: str, env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """Start gunicorn with `config` on a free port, yield its URL once /healthz answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "2",
-        "LOG_FORMAT": "json",
-        **{key: value.replace("{url}", url) for key, value in env.items()},
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(GUNICORN), "-c", config], cwd=REPO, env=environment, stderr=log, stdout=log
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except (requests.ConnectionError, requests.Timeout):  # still booting
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.05)  # poll interval, not a wait for readiness
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def gunicorn_lines(log_path: Path) -> list[dict]:
@@ -107,7 +68,7 @@ def gunicorn_lines(log_path: Path) -> list[dict]:
 def test_gunicorn_serves_the_app_with_two_workers_and_json_logs(tmp_path, config, env):
     env = {key: value.replace("{tmp}", str(tmp_path)) for key, value in env.items()}
     log_path = tmp_path / "gunicorn.log"
-    with serve_with_gunicorn(config, env, log_path) as url:
+    with gunicorn(config, {**env, **TWO_WORKERS}, log_path) as url:
         ready = requests.get(f"{url}/readyz", headers={"X-Request-Id": "probe-1"}, timeout=10)
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ok"}
