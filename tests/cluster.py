@@ -187,7 +187,7 @@ def nginx_upstreams(name: str, ports: list[int]) -> str:
 
 
 @contextmanager
-def nginx(pools: dict[str, tuple[int, list[int]]]) -> Iterator[None]:
+def nginx(pools: dict[str, tuple[int, list[int]]]) -> Iterator[subprocess.Popen]:
     """nginx in front of `pools` ({name: (listen port, instance ports)}), until the block ends.
 
     Its files live in a fresh directory anyone may traverse: when the tests run as root,
@@ -215,10 +215,24 @@ def nginx(pools: dict[str, tuple[int, list[int]]]) -> Iterator[None]:
     try:
         for port, _ in pools.values():
             wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield
+        yield process
     finally:
         stop_process(process)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def m2m_tokens_issued(broker_database: str) -> int:
+    """How many client-credentials tokens the broker has signed (its issued-token log)."""
+    engine = create_engine(broker_database)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(
+                select(func.count())
+                .select_from(IssuedToken)
+                .where(IssuedToken.kind == TokenKind.M2M)
+            )
+    finally:
+        engine.dispose()
 
 
 def port_of(url: str) -> int:
@@ -254,6 +268,7 @@ class Cluster:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.instances = instances
+        self.customer_processes = instances * workers
         self.sizing = {"WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
         self.mail = MailSink(directory / "mail")
         customer_port, broker_port, upstream_port = free_port(), free_port(), free_port()
@@ -292,6 +307,9 @@ class Cluster:
             "UPSTREAM_IDP_REDIRECT_URIS": f"{self.idp.url}/login/oidc/standin/callback",
         }
         self._running = ExitStack()
+        #: Process ids by role ("customer", "broker", "upstream", "nginx"): gunicorn masters
+        #: (their workers are their children) and nginx's master, for CPU accounting.
+        self.pids: dict[str, list[int]] = {}
 
     @staticmethod
     def _endpoint(port: int, instance_ports: list[int]) -> Endpoint:
@@ -300,6 +318,13 @@ class Cluster:
     @property
     def demo_redirect_uri(self) -> str:
         return broker_seed.demo_redirect_uri(self.broker.url)
+
+    def describe(self) -> str:
+        workers, threads = self.sizing["WEB_CONCURRENCY"], self.sizing["GUNICORN_THREADS"]
+        return (
+            f"nginx → {self.instances} customer + {self.instances} broker gunicorn processes "
+            f"({workers} worker(s) x {threads} threads each), one database server"
+        )
 
     def log(self, name: str) -> Path:
         return self.directory / f"{name}.log"
@@ -314,17 +339,7 @@ class Cluster:
         return flask_command(app, env, *args)
 
     def m2m_tokens_issued(self) -> int:
-        """How many client-credentials tokens the broker has signed (its issued-token log)."""
-        engine = create_engine(self.broker_database)
-        try:
-            with engine.connect() as connection:
-                return connection.scalar(
-                    select(func.count())
-                    .select_from(IssuedToken)
-                    .where(IssuedToken.kind == TokenKind.M2M)
-                )
-        finally:
-            engine.dispose()
+        return m2m_tokens_issued(self.broker_database)
 
     def __enter__(self) -> Cluster:
         self.flask("mock_broker", "init-db")
@@ -376,7 +391,11 @@ class Cluster:
             server.start()
         for server in servers:
             server.wait()
-        self._running.enter_context(
+        for role in ("customer", "broker", "upstream"):
+            self.pids[role] = [
+                server.process.pid for server in servers if server.log.name.startswith(role)
+            ]
+        proxy = self._running.enter_context(
             nginx(
                 {
                     "customer": (port_of(self.idp.url), self.customer_ports),
@@ -384,6 +403,7 @@ class Cluster:
                 }
             )
         )
+        self.pids["nginx"] = [proxy.pid]
 
     def __exit__(self, *exc_info: object) -> None:
         self._running.close()

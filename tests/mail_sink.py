@@ -4,6 +4,7 @@ Maildir — the same sink `make run` starts for QA. Tests wait for a message by 
 from __future__ import annotations
 
 import email
+import mailbox
 import socket
 import time
 from email.message import EmailMessage
@@ -32,7 +33,40 @@ class _RecordingMailbox(Mailbox):
         self.received.append(email.message_from_bytes(message.as_bytes(), policy=default))
 
 
-class MailSink:
+class Inbox:
+    """Mail that arrives somewhere, read by polling (never by sleeping a fixed time)."""
+
+    def messages(self) -> list[EmailMessage]:
+        raise NotImplementedError
+
+    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        """The messages to `to`, once at least `count` have arrived (polling, bounded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [message for message in self.messages() if message["To"] == to]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} message(s) to {to} did not arrive in {timeout}s")
+            time.sleep(0.02)  # poll interval of the Maildir, not a wait for readiness
+
+
+class MaildirInbox(Inbox):
+    """A Maildir another process's sink writes (e.g. `make run`'s instance/dev-mail)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def messages(self) -> list[EmailMessage]:
+        box = mailbox.Maildir(self.directory, create=False)
+        # Maildir names start with the delivery time: sorted keys are (about) arrival order.
+        return [
+            email.message_from_bytes(box.get_bytes(key), policy=default)
+            for key in sorted(box.keys())
+        ]
+
+
+class MailSink(Inbox):
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.port = free_port()
@@ -49,14 +83,3 @@ class MailSink:
     def messages(self) -> list[EmailMessage]:
         """Everything received so far, oldest first."""
         return list(self.handler.received)
-
-    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
-        """The messages to `to`, once at least `count` have arrived (polling, bounded)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [message for message in self.messages() if message["To"] == to]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{count} message(s) to {to} did not arrive in {timeout}s")
-            time.sleep(0.02)  # poll interval of the Maildir, not a wait for readiness

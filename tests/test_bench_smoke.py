@@ -1,4 +1,4 @@
-"""bench/broker.py still runs: a tiny bounded run, no timing asserted (benchmarks are not tests)."""
+"""The benchmarks still run: tiny bounded runs, no timing asserted (benchmarks are not tests)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,26 @@ def test_broker_bench_refuses_a_non_loopback_url():
         check=False,
     )
     assert result.returncode == 2 and "loopback only" in result.stderr
+
+
+FLOW = BENCH.parent / "flow.py"
+
+
+def test_flow_bench_signs_in_with_every_method_and_fetches_one_m2m_token_per_process():
+    """bench/flow.py against a one-instance cluster (gunicorn, PostgreSQL, nginx): every method
+    completes without error, and the customer side asked the broker for one M2M token."""
+    result = subprocess.run(
+        [sys.executable, str(FLOW), "--n", "3", "--concurrency", "2", "--instances", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for method in ("password", "magic_link", "oidc"):
+        [row] = [line for line in lines if line.startswith(f"{method} ")]
+        assert row.split()[-1] == "0", row  # its error count
+    assert any(line.startswith("M2M token requests by the customer side: 1 ") for line in lines)
+    assert any(line.startswith("argon2id verify") for line in lines)
+    assert "errors: 0" in lines

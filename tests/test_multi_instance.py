@@ -9,7 +9,6 @@ process's memory.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterator
 from itertools import pairwise
@@ -26,12 +25,12 @@ from identity.models import SignIn
 from mock_broker.seed import DEMO_CLIENT_ID, DEV_MCP_SERVER_URL, DEV_RESOURCE_ID
 from tests import databases
 from tests.cluster import PIN_HEADER, Cluster
-from tests.stack import Browser, Page
+from tests.federated import METHODS, SIGN_IN, finish_at_broker, newest_link, with_password
+from tests.stack import Browser
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "a passphrase long enough for the policy"
-LINK = re.compile(r"^(http://\S+/login/magic_link/confirm\?token=\S+)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +87,6 @@ class Recorder:
         return [instance for app, instance in self.served if app == name]
 
 
-def finish_at_broker(browser: Browser, handed_off: Page, **pinned: str) -> dict[str, list[str]]:
-    """From the customer side's 303 to the broker's callback (and consent, if asked, on the
-    same instance when pinned): the query of the redirect to the MCP client."""
-    assert handed_off.status == 303, handed_off.text()
-    callback = browser.page("GET", handed_off.response.headers["Location"], headers=pinned)
-    if callback.status == 200:  # the consent page
-        action, fields = callback.form(button="Allow")
-        answer = browser.page("POST", action, data=fields, headers=pinned)
-    else:  # consent remembered from an earlier sign-in
-        answer = callback
-    assert answer.status in (302, 303), answer.text()
-    return parse_qs(urlsplit(answer.response.headers["Location"]).query)
-
-
 def exchange(cluster: Cluster, code: str, verifier: str, instance: int) -> requests.Response:
     """The MCP client's code exchange, at broker instance `instance`."""
     return requests.post(
@@ -119,54 +104,16 @@ def exchange(cluster: Cluster, code: str, verifier: str, instance: int) -> reque
     )
 
 
-def newest_link(cluster: Cluster, to: str, count: int = 1) -> str:
-    message = cluster.mail.wait_for(to, count=count)[-1]
-    return LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
-
-
-def password_sign_in(browser: Browser, login: Page, email: str, **pinned: str) -> Page:
-    action, fields = login.form("/login/password/")
-    return browser.page(
-        "POST", action, data={**fields, "email": email, "password": PASSWORD}, headers=pinned
-    )
-
-
 # -- every login method, round-robin --------------------------------------------------------
 
 
-def walk_password(cluster: Cluster, browser: Browser, login: Page, email: str) -> Page:
-    return password_sign_in(browser, login, email)
-
-
-def walk_magic_link(cluster: Cluster, browser: Browser, login: Page, email: str) -> Page:
-    asked = browser.submit(login, "/login/magic_link/", **{"magic_link-email": email})
-    assert asked.status == 303, asked.text()
-    confirm = browser.page("GET", newest_link(cluster, email))
-    assert confirm.status == 200, confirm.text()
-    return browser.submit(confirm, "/login/magic_link/confirm")
-
-
-def walk_oidc(cluster: Cluster, browser: Browser, login: Page, email: str) -> Page:
-    started = browser.submit(login, "/login/oidc/standin/start")
-    assert started.status == 303, started.text()
-    form_page = browser.follow(started)
-    url, fields = form_page.form("/authorize")
-    fields.update(username=email.split("@")[0], email=email, email_verified="true")
-    fields.pop("no_email", None)
-    back = browser.post(url, data={**fields, "action": "continue"}, allow_redirects=False)
-    assert back.status_code in (302, 303), back.text
-    return browser.page("GET", back.headers["Location"])
-
-
-@pytest.mark.parametrize(
-    "walk", [walk_password, walk_magic_link, walk_oidc], ids=["password", "magic_link", "oidc"]
-)
-def test_every_login_method_completes_across_instances(cluster, user, walk):
+@pytest.mark.parametrize("method", METHODS)
+def test_every_login_method_completes_across_instances(cluster, user, method):
     browser = Browser(cluster)
     served = Recorder(cluster, browser)
     authorization = browser.authorize()
     login = browser.page("GET", authorization.login_url)
-    redirect = finish_at_broker(browser, walk(cluster, browser, login, user))
+    redirect = finish_at_broker(browser, SIGN_IN[method](cluster, browser, login, user, PASSWORD))
     token = browser.exchange(redirect["code"][0], authorization.verifier)
     assert token.status_code == 200, token.text
 
@@ -184,7 +131,7 @@ def test_pending_login_request_remembered_by_one_instance_is_completed_on_the_ot
     browser = Browser(cluster)
     authorization = browser.authorize()
     login = browser.page("GET", authorization.login_url, headers=pin(0))
-    handed_off = password_sign_in(browser, login, user, **pin(1))
+    handed_off = with_password(cluster, browser, login, user, PASSWORD, **pin(1))
     assert handed_off.status == 303, handed_off.text()
     assert handed_off.response.headers["Location"].startswith(cluster.broker.url)
 
@@ -196,13 +143,13 @@ def test_csrf_token_from_one_instance_is_honoured_by_the_other_and_checked_there
     forged = {**fields, "csrf_token": "forged", "email": user, "password": PASSWORD}
     refused = browser.page("POST", action, data=forged, headers=pin(1))
     assert refused.status == 400, refused.text()  # C5: checked on every instance
-    assert password_sign_in(browser, login, user, **pin(1)).status == 303
+    assert with_password(cluster, browser, login, user, PASSWORD, **pin(1)).status == 303
 
 
 def test_session_from_one_instance_is_known_and_revoked_on_the_other(cluster, user, customer_db):
     browser = Browser(cluster)
     login = browser.page("GET", browser.authorize().login_url, headers=pin(0))
-    assert password_sign_in(browser, login, user, **pin(0)).status == 303
+    assert with_password(cluster, browser, login, user, PASSWORD, **pin(0)).status == 303
 
     again = browser.page("GET", browser.authorize().login_url, headers=pin(1))
     assert "Continue as" in again.text()
@@ -237,7 +184,7 @@ def test_c13_magic_link_asked_on_one_instance_is_spent_once_on_any(cluster, user
     action, fields = login.form("/login/magic_link/")
     asked = browser.page("POST", action, data={**fields, "magic_link-email": user}, headers=pin(0))
     assert asked.status == 303, asked.text()
-    link = newest_link(cluster, user)
+    link = newest_link(cluster.mail, user)
 
     confirm = browser.page("GET", link, headers=pin(1))
     assert confirm.status == 200, confirm.text()
@@ -293,7 +240,7 @@ def test_b_consent_page_from_one_broker_instance_is_approved_on_the_other(cluste
     browser = Browser(cluster)
     authorization = browser.authorize()
     login = browser.page("GET", authorization.login_url)
-    handed_off = password_sign_in(browser, login, user)
+    handed_off = with_password(cluster, browser, login, user, PASSWORD)
     callback = browser.page("GET", handed_off.response.headers["Location"], headers=pin(0))
     assert callback.status == 200 and "Allow" in callback.text()
     action, fields = callback.form(button="Allow")
@@ -306,7 +253,7 @@ def test_b_consent_page_from_one_broker_instance_is_approved_on_the_other(cluste
 def test_b_remembered_consent_on_one_broker_instance_is_honoured_by_the_other(cluster, user):
     browser = Browser(cluster)
     login = browser.page("GET", browser.authorize().login_url)
-    finish_at_broker(browser, password_sign_in(browser, login, user), **pin(0))
+    finish_at_broker(browser, with_password(cluster, browser, login, user, PASSWORD), **pin(0))
 
     again = browser.page("GET", browser.authorize().login_url)
     action, fields = again.form("/login/continue")
@@ -319,7 +266,9 @@ def test_b_code_from_one_broker_instance_is_redeemed_once_on_any(cluster, user):
     browser = Browser(cluster)
     authorization = browser.authorize()
     login = browser.page("GET", authorization.login_url)
-    redirect = finish_at_broker(browser, password_sign_in(browser, login, user), **pin(0))
+    redirect = finish_at_broker(
+        browser, with_password(cluster, browser, login, user, PASSWORD), **pin(0)
+    )
     code = redirect["code"][0]
     redeemed = exchange(cluster, code, authorization.verifier, instance=1)
     assert redeemed.status_code == 200, redeemed.text
@@ -333,12 +282,12 @@ def test_m2m_tokens_are_one_per_customer_process_not_one_per_sign_in(cluster, us
     for _ in range(2):  # both customer processes have fetched and cached their M2M token…
         browser = Browser(cluster)
         login = browser.page("GET", browser.authorize().login_url)
-        finish_at_broker(browser, password_sign_in(browser, login, user))
+        finish_at_broker(browser, with_password(cluster, browser, login, user, PASSWORD))
     before = cluster.m2m_tokens_issued()
     for _ in range(4):  # …so further sign-ins, whichever broker instance they reach, add none
         browser = Browser(cluster)
         login = browser.page("GET", browser.authorize().login_url)
-        finish_at_broker(browser, password_sign_in(browser, login, user))
+        finish_at_broker(browser, with_password(cluster, browser, login, user, PASSWORD))
     assert cluster.m2m_tokens_issued() == before <= 2
 
 
@@ -347,7 +296,7 @@ def test_key_rotation_is_seen_by_every_broker_instance(cluster, user):
         browser = Browser(cluster)
         authorization = browser.authorize()
         login = browser.page("GET", authorization.login_url)
-        redirect = finish_at_broker(browser, password_sign_in(browser, login, user))
+        redirect = finish_at_broker(browser, with_password(cluster, browser, login, user, PASSWORD))
         return browser.exchange(redirect["code"][0], authorization.verifier).json()["access_token"]
 
     def jwks(instance: int) -> KeySet:
