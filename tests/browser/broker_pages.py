@@ -11,13 +11,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from playwright.sync_api import Page
 
+from tests.browser import screenshots
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: Enough Tab presses to cross any of these pages; more means focus is trapped or lost.
 MAX_TABS = 40
 
@@ -37,9 +36,8 @@ _FOCUS_STYLE = """() => {
 
 
 def screenshot(page: Page, name: str) -> None:
-    """docs/screenshots/<name>.png, the whole page at the viewport's width (rewritten each run)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """<name>.png (docs/screenshots/ with UPDATE_SCREENSHOTS=1: tests/browser/screenshots.py)."""
+    screenshots.save(page, name)
 
 
 def start_demo(page: Page, broker_url: str, idp_url: str) -> None:

@@ -1,7 +1,7 @@
 """Helpers for the customer side's browser tests (tests/browser/test_customer_*.py).
 
 They drive the pages the way a person does (buttons and labels by their accessible names), read
-the mail from the stack's real SMTP sink, and write the screenshots in docs/screenshots/.
+the mail from the stack's real SMTP sink, and take the screenshots (tests/browser/screenshots.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, Page
@@ -21,11 +20,11 @@ from sqlalchemy import select, update
 from identity import db
 from identity.models import utcnow
 from login_methods.magic_link.tokens import MagicLinkToken, digest
+from tests.browser import screenshots
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import ConsoleWatch
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DESKTOP = {"width": 1024, "height": 800}
 PHONE = {"width": 375, "height": 740}
 LINK = re.compile(r"^(http://\S+/login/magic_link/confirm\?token=\S+)$", re.MULTILINE)
@@ -47,9 +46,8 @@ def browser_page(chromium: Browser, **context_options) -> Iterator[tuple[Page, C
 
 
 def shoot(page: Page, name: str) -> None:
-    """docs/screenshots/customer-<name>.png, the whole page (overwritten on every run)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"customer-{name}.png"), full_page=True)
+    """customer-<name>.png (docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
+    screenshots.save(page, f"customer-{name}")
 
 
 def check_page(page: Page, console: ConsoleWatch) -> None:

@@ -3,7 +3,7 @@ it can be used with the keyboard alone, without JavaScript and on a phone-sized 
 not framed by another site (B8), and its CSP is never violated.
 
 The demo sign-in starts where QA starts (the home page's "Start a demo sign-in") and signs in
-at the customer side with the demo password. Screenshots go to docs/screenshots/.
+at the customer side with the demo password. Screenshots: tests/browser/screenshots.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 sign-in" to the demo MCP client's redirect with a code (the page showing its access token).
 
 Every page on the way passes axe-core and no test sees a CSP violation; the key pages are
-photographed into docs/screenshots/customer-*.png.
+photographed (customer-*.png; tests/browser/screenshots.py).
 """
 
 from __future__ import annotations
