@@ -45,7 +45,7 @@ test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql 
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 	@echo "== the same suite on PostgreSQL (a throwaway server the tests start: tests/databases.py) =="
-	TEST_DATABASE=postgresql $(BIN)/python -m pytest -W "ignore::pytest.PytestUnraisableExceptionWarning"
+	TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

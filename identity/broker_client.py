@@ -21,6 +21,7 @@ from urllib.parse import quote
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.client import DEFAULT_HEADERS
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -99,8 +100,10 @@ class BrokerClient:
     # -- contract §2: the M2M access token ------------------------------------------------
 
     def _fetch_token(self) -> None:
+        # authlib replaces its default headers with any we pass: keep them, add the request id.
+        headers = {**DEFAULT_HEADERS, **_request_id_header()}
         try:
-            self.session.fetch_token()
+            self.session.fetch_token(headers=headers)
         except OAuthError as error:
             # invalid_client here is a configuration problem (wrong id or secret).
             raise BrokerRejected(
@@ -139,11 +142,8 @@ class BrokerClient:
         return self._result(response)
 
     def _post(self, url: str, body: dict[str, Any]) -> requests.Response:
-        # The request id lets one sign-in be followed in both apps' logs (logging_setup.py).
-        request_id = logging_setup.request_id()
-        headers = {logging_setup.REQUEST_ID_HEADER: request_id} if request_id else None
         try:
-            return self.session.post(url, json=body, headers=headers)
+            return self.session.post(url, json=body, headers=_request_id_header())
         except OAuthError as error:
             raise BrokerRejected(
                 f"token refresh refused ({error.error})", error=error.error
@@ -169,6 +169,14 @@ class BrokerClient:
         raise BrokerRejected(
             f"broker refused the profile: {detail}", status=response.status_code, error=error
         )
+
+
+def _request_id_header() -> dict[str, str]:
+    """The current request's id for a broker call, so that one sign-in (token request and
+    profile post alike) can be followed in both apps' logs (logging_setup.py); none outside
+    a request."""
+    request_id = logging_setup.request_id()
+    return {logging_setup.REQUEST_ID_HEADER: request_id} if request_id else {}
 
 
 def client() -> BrokerClient:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from identity.engines import make_engine
 
 
 class Base(DeclarativeBase):
@@ -23,27 +25,10 @@ def default_sqlite_url(app: Flask) -> str:
     return f"sqlite:///{Path(app.instance_path) / 'identity.sqlite3'}"
 
 
-def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:
-            # WAL lets readers and one writer work at once (threaded dev server, tests);
-            # foreign keys are off by default in SQLite.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
 def init_app(app: Flask) -> None:
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app)
     app.config["DATABASE_URL"] = url
-    engine = _make_engine(url)
+    engine = make_engine(url)
     app.extensions["identity.db"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

@@ -13,10 +13,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from identity.engines import make_engine
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _EXTENSION = "mock_broker.db"
@@ -56,27 +58,10 @@ def default_sqlite_url(app: Flask) -> str:
     return f"sqlite:///{Path(app.instance_path) / 'mock_broker.sqlite3'}"
 
 
-def _make_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 15})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:
-        # WAL lets readers and one writer work at once (threaded dev server, tests);
-        # SQLite leaves foreign keys off unless asked.
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine
-
-
 def init_app(app: Flask) -> None:
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app)
     app.config["DATABASE_URL"] = url
-    app.extensions[_EXTENSION] = sessionmaker(bind=_make_engine(url), expire_on_commit=False)
+    app.extensions[_EXTENSION] = sessionmaker(bind=make_engine(url), expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
 

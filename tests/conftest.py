@@ -5,38 +5,49 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
+from contextlib import ExitStack
+from itertools import count
 
 import pytest
 from joserfc.jwk import RSAKey
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
 from identity import mail
 from tests import databases
 from tests.databases import database_url
 from tests.helpers import customer_test_config
 
+#: Every engine that has connected in this session (weakly: apps come and go).
+_connected_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _remember_engine(connection: Connection, *args: object) -> None:
+    _connected_engines.add(connection.engine)
+
 
 @pytest.fixture(scope="session", autouse=True)
-def _test_databases():
-    """Stop the session's PostgreSQL server, if TEST_DATABASE=postgresql started one."""
+def _test_databases() -> Iterator[None]:
+    """Note every engine that connects (autouse: before any other session fixture builds an
+    app), and stop the session's PostgreSQL server, if TEST_DATABASE=postgresql started one."""
+    event.listen(Engine, "engine_connect", _remember_engine)
     yield
+    event.remove(Engine, "engine_connect", _remember_engine)
     databases.stop()
 
 
 @pytest.fixture(autouse=True)
-def _close_database_connections():
-    """Dispose, after each test, every engine that connected during it: apps built inside a
-    test leave pooled connections behind (harmless for SQLite files, a ResourceWarning for
-    PostgreSQL connections)."""
-    engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+def _close_database_connections() -> Iterator[None]:
+    """Dispose, after each test, the engines that first connected during it: apps built in a
+    test leave pooled connections behind (a ResourceWarning for PostgreSQL connections).
 
-    def remember(connection, *args) -> None:
-        engines.add(connection.engine)
-
-    event.listen(Engine, "engine_connect", remember)
+    Engines that connected before the test belong to session or module fixtures, which
+    dispose them when they end. Disposing one here would orphan any connection a live server
+    or mail thread still has checked out (a request the test stopped waiting for): returned
+    to the discarded pool, it is garbage collected while open.
+    """
+    earlier = weakref.WeakSet(_connected_engines)
     yield
-    event.remove(Engine, "engine_connect", remember)
-    for engine in list(engines):
+    for engine in [engine for engine in _connected_engines if engine not in earlier]:
         engine.dispose()
 
 
@@ -84,16 +95,14 @@ def fresh_stack(tmp_path):
 
     from tests.stack import Stack
 
-    made: list[Stack] = []
+    with ExitStack() as running:
+        made = count()
 
-    def factory(**customer_overrides) -> Stack:
-        directory = tmp_path / f"stack{len(made)}"
-        made.append(Stack(directory, customer_overrides=customer_overrides).__enter__())
-        return made[-1]
+        def factory(**customer_overrides) -> Stack:
+            directory = tmp_path / f"stack{next(made)}"
+            return running.enter_context(Stack(directory, customer_overrides=customer_overrides))
 
-    yield factory
-    for running in made:
-        running.__exit__(None, None, None)
+        yield factory
 
 
 STANDIN_CLIENT_ID, STANDIN_CLIENT_SECRET = "customer-idp-test", "stand-in-test-secret"
@@ -108,14 +117,16 @@ def signing_key() -> str:
 def standin(tmp_path, signing_key) -> Iterator:
     """A factory: a stack whose customer side trusts a fresh upstream stand-in (upstream_idp)
     as the OIDC provider "standin"; keyword arguments set that provider's policy."""
-    started: list = []
 
     from tests.servers import LiveServer
     from tests.stack import Stack
     from upstream_idp import create_app as create_upstream_app
 
+    running = ExitStack()
+    made = count()
+
     def make(**policy: str) -> Stack:
-        stack = Stack(tmp_path / f"stack{len(started)}")
+        stack = Stack(tmp_path / f"stack{next(made)}")
         upstream = LiveServer()
         upstream.app = create_upstream_app(
             {
@@ -137,6 +148,8 @@ def standin(tmp_path, signing_key) -> Iterator:
                 ],
             }
         )
+        running.callback(databases.dispose, upstream.app)  # after the server stopped
+        running.callback(upstream.stop)
         upstream.start()
         stack.upstream = upstream
         stack.customer_overrides.update(
@@ -152,11 +165,7 @@ def standin(tmp_path, signing_key) -> Iterator:
                 **{f"LOGIN_METHOD_OIDC_STANDIN_{key}": value for key, value in policy.items()},
             }
         )
-        started.append((stack.__enter__(), upstream))
-        return stack
+        return running.enter_context(stack)
 
-    yield make
-    for stack, upstream in started:
-        stack.__exit__(None, None, None)
-        upstream.stop()
-        databases.dispose(upstream.app)
+    with running:
+        yield make

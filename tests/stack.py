@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,19 +84,28 @@ class Stack:
         runner.invoke(args=["seed-demo"], catch_exceptions=False)
 
     def __enter__(self) -> Stack:
-        self._build()
-        self.mail.__enter__()
-        self.broker.start()
-        self.idp.start()
+        # Each step registers its undoing first, so a failure part-way (an app that refuses
+        # its configuration, a server that does not come up) still disposes what was built.
+        with ExitStack() as running:
+            running.callback(self._dispose_engines)  # last: no thread uses them any more
+            self._build()
+            running.enter_context(self.mail)
+            # Queued mail goes out (and is audited) before the sink and the engines go.
+            running.callback(mail.shutdown, self.idp.app)
+            running.callback(self.broker.stop)
+            self.broker.start()
+            running.callback(self.idp.stop)
+            self.idp.start()
+            self._running = running.pop_all()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.idp.stop()
-        mail.shutdown(self.idp.app)
-        self.broker.stop()
-        self.mail.__exit__()
-        databases.dispose(self.idp.app)
-        databases.dispose(self.broker.app)
+        self._running.close()
+
+    def _dispose_engines(self) -> None:
+        for server in (self.idp, self.broker):
+            if server.app is not None:
+                databases.dispose(server.app)
 
     @property
     def demo_redirect_uri(self) -> str:

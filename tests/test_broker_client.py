@@ -13,7 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+from flask import Flask
 
+from identity import logging_setup
 from identity.broker_client import BrokerClient, BrokerRejected, BrokerUnavailable
 
 SECRET = "s3cr3t-never-shown"
@@ -125,6 +127,29 @@ def test_contract_wire_format_of_token_and_profile_requests(broker):
     assert headers["Authorization"] == "Bearer t1"
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == PROFILE
+
+
+def test_token_request_carries_the_request_id_of_the_profile_post(broker):
+    """One sign-in keeps one request id in both apps' logs, including the client-credentials
+    token request it triggers (first token, and the new one after a 401)."""
+    client = make_client(broker)
+    app = Flask(__name__)
+    seen: list[str | None] = []
+    for _ in range(2):
+        with app.test_request_context("/login/password/", method="POST"):
+            post(client)
+            seen.append(logging_setup.request_id())
+        broker.reject_tokens.add("t1")  # the second sign-in meets a 401 and fetches anew
+
+    paths = [path.rsplit("/", 1)[-1] for path, _, _ in broker.requests]
+    assert paths == ["token", "user", "user", "token", "user"]
+    ids = [headers.get("X-Request-Id") for _, headers, _ in broker.requests]
+    first, second = seen
+    assert first and second and first != second
+    assert ids == [first, first, second, second, second]
+    token_headers = broker.requests[0][1]
+    assert token_headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert token_headers["Accept"] == "application/json"
 
 
 def test_c20_token_is_refreshed_before_it_expires(broker):

@@ -10,7 +10,11 @@ import io
 import json
 import logging
 import secrets
+import socket
+import socketserver
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -173,6 +177,93 @@ def test_broker_readyz_is_503_when_the_database_is_unreachable():
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "reason": "database unreachable"}
+
+
+class SilentHost(socketserver.ThreadingTCPServer):
+    """A loopback TCP server that accepts connections and never answers: a database host that
+    is stuck, or behind a firewall that drops its replies. After `PATIENCE` it hangs up itself
+    (and counts it), so a client without a timeout of its own fails the test instead of
+    waiting minutes."""
+
+    PATIENCE = 30.0  # seconds; far beyond any connect timeout under test
+    block_on_close = True  # server_close() joins the handler threads
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SilentHandler)
+        self.connections: list[socket.socket] = []
+        self.hung_up = 0
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def close_connections(self) -> None:
+        """Wake every handler blocked in recv (shutdown, not close, is what wakes it)."""
+        for connection in self.connections:
+            with suppress(OSError):  # the handler may have closed it already
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _SilentHandler(socketserver.BaseRequestHandler):
+    server: SilentHost
+
+    def handle(self) -> None:
+        self.server.connections.append(self.request)
+        self.request.settimeout(self.server.PATIENCE)
+        try:
+            while self.request.recv(4096):  # read what the client sends, answer nothing
+                pass
+        except TimeoutError:
+            self.server.hung_up += 1
+
+
+@contextmanager
+def silent_host() -> Iterator[SilentHost]:
+    server = SilentHost()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,))
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("app_name", ["customer", "broker"])
+def test_readyz_is_503_when_the_database_host_never_answers(tmp_path, monkeypatch, app_name):
+    """Without a connect timeout psycopg waits minutes on such a host, and so would the probe."""
+    from app import create_app
+    from identity import engines
+
+    monkeypatch.setattr(engines, "CONNECT_TIMEOUT", 1)  # libpq makes it 2 s, the minimum
+    with silent_host() as host:
+        url = f"postgresql+psycopg://probe@127.0.0.1:{host.port}/nothing"
+        if app_name == "customer":
+            app = create_app(customer_test_config(tmp_path, "http://127.0.0.1:9", DATABASE_URL=url))
+        else:
+            app = create_broker_app({"DATABASE_URL": url})
+        response = app.test_client().get("/readyz")
+        # The client's connect timeout ended the wait, not the host hanging up after PATIENCE.
+        assert host.connections and host.hung_up == 0
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "reason": "database unreachable"}
+
+
+@pytest.mark.parametrize(
+    ("url", "connect_args"),
+    [
+        ("postgresql+psycopg://u@db.internal/identity", {"connect_timeout": 5}),
+        ("postgresql://u@db.internal/identity", {"connect_timeout": 5}),
+        ("postgresql+psycopg://u@db.internal/identity?connect_timeout=2", {}),  # the URL's wins
+        ("sqlite:///identity.sqlite3", {}),
+    ],
+)
+def test_postgresql_connections_get_a_connect_timeout(url, connect_args):
+    from identity import engines
+
+    assert engines.connect_args(url) == connect_args
 
 
 # -- request ids and JSON logs -------------------------------------------------------------

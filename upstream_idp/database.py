@@ -16,8 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from identity.engines import make_engine
 
 _EXTENSION = "upstream_idp.db"
 
@@ -26,26 +27,11 @@ class Base(DeclarativeBase):
     """Declarative base of the stand-in's tables."""
 
 
-def _make_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 15})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:
-        # WAL lets readers and one writer work at once (the threaded dev server, tests).
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    return engine
-
-
 def init_app(app: Flask) -> None:
     if not app.config.get("DATABASE_URL"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'upstream_idp.sqlite3'}"
-    engine = _make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"])
     app.extensions[_EXTENSION] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
     create_schema(app)

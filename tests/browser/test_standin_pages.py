@@ -17,6 +17,7 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from playwright.sync_api import Browser, Page, expect
 
+from tests import databases
 from tests.browser.axe import assert_accessible
 from tests.browser.broker_pages import (
     horizontal_overflow,
@@ -82,6 +83,7 @@ def standin(tmp_path_factory, signing_key) -> Iterator[StandIn]:
             yield StandIn(url=server.url, redirect_uri=redirect_uri)
         finally:
             server.stop()
+            databases.dispose(server.app)
 
 
 def back_at_client(page: Page, standin: StandIn) -> dict[str, list[str]]:
