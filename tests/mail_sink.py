@@ -7,6 +7,7 @@ import email
 import mailbox
 import socket
 import time
+from collections import defaultdict
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -27,10 +28,15 @@ class _RecordingMailbox(Mailbox):
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
         self.received: list[EmailMessage] = []
+        self.by_recipient: dict[str, list[EmailMessage]] = defaultdict(list)
 
     def handle_message(self, message) -> None:
         super().handle_message(message)
-        self.received.append(email.message_from_bytes(message.as_bytes(), policy=default))
+        parsed = email.message_from_bytes(message.as_bytes(), policy=default)
+        self.received.append(parsed)
+        # Indexed once on arrival: waiting for one recipient's mail stays cheap however much
+        # else has arrived (bench/flow.py waits for hundreds at once).
+        self.by_recipient[str(parsed["To"])].append(parsed)
 
 
 class Inbox:
@@ -39,11 +45,14 @@ class Inbox:
     def messages(self) -> list[EmailMessage]:
         raise NotImplementedError
 
+    def messages_to(self, to: str) -> list[EmailMessage]:
+        return [message for message in self.messages() if message["To"] == to]
+
     def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
         """The messages to `to`, once at least `count` have arrived (polling, bounded)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [message for message in self.messages() if message["To"] == to]
+            found = self.messages_to(to)
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline:
@@ -83,3 +92,6 @@ class MailSink(Inbox):
     def messages(self) -> list[EmailMessage]:
         """Everything received so far, oldest first."""
         return list(self.handler.received)
+
+    def messages_to(self, to: str) -> list[EmailMessage]:
+        return list(self.handler.by_recipient.get(to, ()))
