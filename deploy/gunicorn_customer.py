@@ -12,6 +12,7 @@ from deploy.gunicorn_settings import (  # noqa: F401 - gunicorn reads these modu
     forwarded_allow_ips,
     graceful_timeout,
     logconfig_dict,
+    logger_class,
     threads,
     timeout,
     workers,

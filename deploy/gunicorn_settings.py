@@ -12,6 +12,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from gunicorn.glogging import Logger
+
+
+class AppWritesAccessLog(Logger):
+    """gunicorn's logger without its access line: the apps write their own, without the query
+    string (one-time tokens travel there). With a log configuration (LOG_FORMAT=json) gunicorn
+    would otherwise build every access line for a logger that prints nothing."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
+
 
 def env_int(name: str, default: int, minimum: int = 1) -> int:
     """A whole number from the environment, refused (at start) when it is not one."""
@@ -41,7 +52,6 @@ def log_config() -> dict[str, Any]:
         "root": {"level": "INFO", "handlers": []},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
         },
         "handlers": {
             "json": {
@@ -66,5 +76,6 @@ forwarded_allow_ips = ""
 # The apps write their own access line: path without the query string, which can carry
 # one-time tokens; gunicorn's access log format would include it.
 accesslog = None
+logger_class = AppWritesAccessLog
 errorlog = "-"
 logconfig_dict = log_config()
