@@ -100,6 +100,46 @@ def test_magic_link_address_error_is_announced_and_tied_to_the_field(page, stack
     check_page(page, console)
 
 
+def test_c16_magic_link_limit_page_says_how_long_to_wait(page, fresh_stack):
+    stack = fresh_stack(LOGIN_METHOD_MAGIC_LINK_EMAIL_LIMIT=1)
+    page, console = page
+    start_demo(page, stack)
+    ask_for_magic_link(page, stack)
+    page.go_back()  # to the login page, as someone who did not see the mail arrive would
+    panel = page.get_by_role("region", name="Email me a sign-in link")
+    panel.get_by_label("Email").fill(DEMO_EMAIL)
+    with page.expect_response(f"{stack.idp.url}/login/magic_link/") as answer:
+        panel.get_by_role("button", name="Email me a sign-in link").click()
+    assert answer.value.status == 429 and answer.value.headers["retry-after"]
+    alert = page.get_by_role("alert")
+    assert "Too many sign-in links were asked for. Try again in" in alert.inner_text()
+    check_page(page, console)
+    shoot(page, "magic-link-limited")
+
+
+def test_c19_oidc_account_that_must_be_proven_first(page, standin):
+    stack = standin(TRUST_EMAIL="false")
+    page, console = page
+    start_demo(page, stack)
+    page.get_by_role("button", name="Sign in with Stand-in").click()
+    page.wait_for_url(f"{stack.upstream.url}/authorize?**")
+    page.get_by_label("Username").fill("mallory")
+    page.get_by_label("Email", exact=True).fill(DEMO_EMAIL)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{stack.idp.url}/login/oidc/standin/callback?**")
+    assert page.get_by_role("heading", name="You already have an account here").is_visible()
+    check_page(page, console)
+    shoot(page, "oidc-link-required")
+
+    # The owner proves the account with the password: signed in, and the link is made.
+    page.get_by_role("link", name="Sign in to connect Stand-in").click()
+    assert page.get_by_text("To connect your Stand-in account").is_visible()
+    check_page(page, console)
+    sign_in_with_password(page)
+    assert DEMO_EMAIL in consent_and_see_token(page, stack)
+    assert console.csp_violations() == []
+
+
 def test_magic_link_expired_and_tampered(page, stack):
     page, console = page
     start_demo(page, stack)
