@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from identity import proxy
+from identity import proxy, urls
 from identity.logging_setup import LOG_FORMATS
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused outside development
@@ -157,10 +157,6 @@ def derive_flask_settings(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _is_loopback(url: str) -> bool:
-    return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
-
-
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _STATIC_PATH = re.compile(r"/static/[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*")
 #: WCAG 2 AA for normal text: white button text on the primary colour, links on white.
@@ -237,18 +233,14 @@ def check_config(config: dict[str, Any]) -> None:
     if config.get("DEBUG") and not development:
         problems.append("debug mode is on outside development: unset FLASK_DEBUG")
     for key in ("BROKER_ENV_URL", "PUBLIC_URL"):
-        url = config[key]
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            problems.append(f"{key}={url!r} is not an absolute http(s) URL")
-        elif parts.scheme == "http" and not _is_loopback(url):
-            problems.append(f"{key} must use https outside loopback (got {url})")
+        if problem := urls.url_problem(config[key]):
+            problems.append(f"{key} {problem}")
     if config["MAIL_SECURITY"] not in {"none", "starttls", "ssl"}:
         problems.append("MAIL_SECURITY must be none, starttls or ssl")
     elif (
         config["MAIL_SECURITY"] == "none"
         and not development
-        and not _is_loopback(f"smtp://{config['MAIL_SERVER']}")
+        and not urls.is_loopback_host(config["MAIL_SERVER"])
     ):
         problems.append("MAIL_SECURITY=none sends mail in clear text: use starttls or ssl")
     for key in ("BROKER_CLIENT_ID", "BROKER_CLIENT_SECRET", "BROKER_CONNECTION_ID"):

@@ -26,10 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from identity.urls import is_loopback_host
 from mcp_server.access_guard import AccessGuard, JwksOutageGuard
 from mcp_server.jwks import JwksCache
 from mcp_server.notes import NoteStore
-from mcp_server.settings import READ_SCOPE, Settings, is_loopback_host
+from mcp_server.settings import READ_SCOPE, Settings
 from mcp_server.token_verifier import BrokerTokenVerifier
 from mcp_server.tools import TOOL_SCOPES, create_mcp_server
 

@@ -13,10 +13,11 @@ Plain http is refused outside loopback: a bearer token sent in clear text is a s
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from identity.urls import url_problem
 
 #: Scope needed for any MCP request; tools may need more (see tools.TOOL_SCOPES).
 READ_SCOPE = "notes:read"
@@ -91,23 +92,7 @@ class Settings:
         return urlsplit(self.server_url).path or "/"
 
 
-def is_loopback_host(hostname: str) -> bool:
-    """True for `localhost` and loopback IP literals (127.0.0.0/8, ::1)."""
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
 def _checked_url(name: str, url: str) -> str:
-    """An absolute http(s) URL without query or fragment; plain http only on loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{name} must be an absolute http(s) URL, got {url!r}.")
-    if parts.query or parts.fragment:
-        raise SettingsError(f"{name} must not have a query or fragment.")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise SettingsError(f"{name} must use https unless it is on loopback (127.0.0.1).")
+    if problem := url_problem(url):
+        raise SettingsError(f"{name} {problem}.")
     return url

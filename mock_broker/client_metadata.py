@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from mock_broker.config import is_loopback_host
+from identity.urls import is_loopback_host
 from mock_broker.models import Resource
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")

@@ -7,13 +7,12 @@ a plain-HTTP public URL on a non-loopback host, or production mode with the defa
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from identity.logging_setup import LOG_FORMATS
 from identity.proxy import parse_hops
+from identity.urls import url_problem
 
 DEV_SECRET_KEY = "mock-broker-dev-secret-key-not-for-production"  # noqa: S105 - refused in production
 
@@ -142,33 +141,6 @@ def _flag(key: str, value: object) -> bool:
 
 
 def _checked_url(name: str, url: str) -> str:
-    """An absolute http(s) URL without query or fragment; plain http only on loopback.
-
-    On loopback no network attacker sits between the browser and the broker; anywhere else
-    codes, states and tokens would travel in clear text.
-    """
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-    except ValueError:
-        hostname = None
-    if hostname is None or parts.scheme not in ("http", "https"):
-        raise ConfigError(f"{name} must be an absolute http(s) URL, got {url!r}.")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{name} must not have a query or fragment.")
-    if parts.scheme == "http" and not is_loopback_host(hostname):
-        raise ConfigError(
-            f"{name} is plain http on a non-loopback host ({hostname}); "
-            "use https, or 127.0.0.1 for local development."
-        )
+    if problem := url_problem(url):
+        raise ConfigError(f"{name} {problem}.")
     return url
-
-
-def is_loopback_host(hostname: str) -> bool:
-    """True for `localhost` and loopback IP literals (127.0.0.0/8, ::1)."""
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False

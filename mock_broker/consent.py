@@ -27,8 +27,8 @@ from flask import (
     session,
 )
 
+from identity.urls import is_loopback_host
 from mock_broker import consent_memory, database, faults, login_requests
-from mock_broker.config import is_loopback_host
 from mock_broker.errors import error_page
 from mock_broker.models import LoginRequest, RegistrationMethod, Resource
 from mock_broker.oauth_endpoints import authorization_error

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mock_broker.config import is_loopback_host
+from identity.urls import is_loopback_host
 from mock_broker.database import Base, UTCDateTime, utcnow
 from mock_broker.identifiers import secret_matches
 

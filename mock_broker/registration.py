@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from mock_broker.config import is_loopback_host
+from identity.urls import is_loopback_host
 from mock_broker.identifiers import new_id, new_secret, secret_hash
 from mock_broker.models import (
     Connection,

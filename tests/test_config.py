@@ -30,9 +30,9 @@ def test_safe_production_config_starts():
         ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
         ({"SECRET_KEY": DEV_SECRET_KEY}, "SECRET_KEY is the development default"),
         ({"DEBUG": True}, "debug mode"),
-        ({"BROKER_ENV_URL": "http://broker.example.com"}, "BROKER_ENV_URL must use https"),
-        ({"PUBLIC_URL": "http://id.example.com"}, "PUBLIC_URL must use https"),
-        ({"BROKER_ENV_URL": "ftp://x"}, r"not an absolute http\(s\) URL"),
+        ({"BROKER_ENV_URL": "http://broker.example.com"}, "BROKER_ENV_URL is plain http"),
+        ({"PUBLIC_URL": "http://id.example.com"}, "PUBLIC_URL is plain http"),
+        ({"BROKER_ENV_URL": "ftp://x"}, r"must be an absolute http\(s\) URL"),
         ({"BROKER_CLIENT_SECRET": ""}, "BROKER_CLIENT_SECRET is not set"),
         ({"BROKER_CONNECTION_ID": None}, "BROKER_CONNECTION_ID is not set"),
     ],
@@ -67,3 +67,23 @@ def test_environment_is_read_and_development_gets_mock_broker_defaults():
     production = from_environment({})
     assert production["SECRET_KEY"] is None
     assert production["BROKER_CLIENT_SECRET"] is None
+
+
+@pytest.mark.parametrize(
+    ("hostname", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("LOCALHOST", True),
+        ("10.0.0.1", False),
+        ("localhost.example.com", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_one_loopback_rule_for_every_app(hostname, loopback):
+    """identity/urls.py decides where plain http is allowed, for all four apps alike."""
+    from identity.urls import is_loopback_host
+
+    assert is_loopback_host(hostname) is loopback

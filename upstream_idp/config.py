@@ -7,11 +7,10 @@ HTTP on a non-loopback host, a client that could not work, a code that outlives 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
+from identity.urls import url_problem
 from upstream_idp import settings
 
 # (config key, environment variable, default). Durations are seconds.
@@ -122,35 +121,6 @@ def _checked_client(client: Any) -> dict[str, Any]:
 
 
 def _checked_url(name: str, url: str, allow_query: bool = False) -> str:
-    """An absolute http(s) URL without fragment; plain http only on loopback.
-
-    On loopback no network attacker sits between the browser and the provider; anywhere else
-    codes and tokens would travel in clear text.
-    """
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-    except ValueError:
-        hostname = None
-    if hostname is None or parts.scheme not in ("http", "https"):
-        raise ConfigError(f"{name} must be an absolute http(s) URL, got {url!r}.")
-    if parts.fragment:
-        raise ConfigError(f"{name} must not have a fragment.")
-    if parts.query and not allow_query:
-        raise ConfigError(f"{name} must not have a query.")
-    if parts.scheme == "http" and not is_loopback_host(hostname):
-        raise ConfigError(
-            f"{name} is plain http on a non-loopback host ({hostname}); "
-            "use https, or 127.0.0.1 for local development."
-        )
+    if problem := url_problem(url, allow_query):
+        raise ConfigError(f"{name} {problem}.")
     return url
-
-
-def is_loopback_host(hostname: str) -> bool:
-    """True for `localhost` and loopback IP literals (127.0.0.0/8, ::1)."""
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False

@@ -30,7 +30,7 @@ def app(tmp_path):
     [
         ({"ENV_URL": "http://broker.example.com"}, "plain http on a non-loopback host"),
         ({"ENV_URL": "ftp://127.0.0.1"}, "absolute http(s) URL"),
-        ({"ENV_URL": "https://broker.example/?x=1"}, "query or fragment"),
+        ({"ENV_URL": "https://broker.example/?x=1"}, "must not have a query"),
         ({"LOGIN_ENDPOINT": "http://idp.example.com/login"}, "MOCK_BROKER_LOGIN_ENDPOINT"),
         ({"AUTH_CODE_TTL": 61}, "at most 60"),
         ({"ACCESS_TOKEN_TTL": "soon"}, "whole number"),
