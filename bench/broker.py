@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
+from bench.common import percentile, positive
 from mock_broker.seed import DEV_RESOURCE_ID
 from tests.broker.flows import TIMEOUT, Broker, LoginFlow, redirect_query
 
@@ -48,13 +49,6 @@ class Leg:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     wall: float = 0.0
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (no interpolation: each figure is a measured latency)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1]
 
 
 def run_leg(leg: Leg, pool: ThreadPoolExecutor, op: Callable, inputs: list) -> list:
@@ -196,13 +190,6 @@ def loopback_url(url: str) -> str:
     if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.path not in ("", "/"):
         raise argparse.ArgumentTypeError("--url must be http://127.0.0.1:PORT (loopback only)")
     return url.rstrip("/")
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402 - after the path set-up, like bench/broker.py
 
+from bench.common import percentile, positive  # noqa: E402
 from identity.passwords import PasswordHasher  # noqa: E402
 from mock_broker import seed as broker_seed  # noqa: E402
 from tests.cluster import Cluster, m2m_tokens_issued  # noqa: E402
@@ -60,16 +61,6 @@ from tests.stack import Browser  # noqa: E402
 
 PASSWORD = "bench passphrase, long enough for the policy"  # noqa: S105 - bench users only
 ID_SEGMENT = re.compile(r"/[A-Za-z0-9_-]{20,}")
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (no interpolation: each figure is a measured latency)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1]
-
-
-# -- targets ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -319,13 +310,6 @@ def report(target: Any, results: dict[str, Results], args: argparse.Namespace, m
     errors = sum(result.errors for result in results.values())
     print(f"errors: {errors}")
     return 1 if errors else 0
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def method_list(text: str) -> list[str]:
