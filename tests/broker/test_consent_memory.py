@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 import requests
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
-from mock_broker import consent_memory, database
-from tests.broker.flows import TIMEOUT, csrf_token, redirect_query
+from mock_broker import consent_memory, create_app, database
+from mock_broker.database import init_db
+from mock_broker.models import ConsentGrant, LoginRequest
+from tests import databases
+from tests.broker.flows import TIMEOUT, Broker, csrf_token, redirect_query
+from tests.servers import LiveServer
 
 
 @pytest.fixture
@@ -102,3 +112,89 @@ def test_the_qa_page_lists_and_forgets_consents(broker, remembering):
     assert _sign_in(broker, sub)[1].status_code == 200
     forged = requests.post(f"{broker.url}/dev/consents", data={"grant_id": "1"}, timeout=TIMEOUT)
     assert forged.status_code == 400
+
+
+@pytest.fixture
+def broker_on_postgresql(tmp_path) -> Iterator[Broker]:
+    """A broker on PostgreSQL whatever TEST_DATABASE says: the race below needs a server that
+    makes one transaction wait on another's uncommitted row (SQLite locks the whole file)."""
+    server = LiveServer()
+    server.app = create_app(
+        {
+            "ENV_URL": server.url,
+            "DATABASE_URL": databases.postgresql_url(),
+            "LOGIN_ENDPOINT": "http://127.0.0.1:9/login",
+            "SECRET_KEY": "test-secret-key",
+            "REMEMBER_CONSENT": True,
+        }
+    )
+    init_db(server.app)
+    server.start()
+    try:
+        yield Broker(app=server.app, url=server.url)
+    finally:
+        server.stop()
+        databases.dispose(server.app)
+
+
+def test_two_approvals_finishing_at_once_both_count(broker_on_postgresql):
+    """Two tabs approve at once: the second must wait for the first's new row and add to it,
+    not fail on the unique key (a check-then-insert did: the row was invisible until commit)."""
+    broker, sub = broker_on_postgresql, secrets.token_hex(4)
+    flows = [broker.start_login(scope=scope) for scope in ("notes:read", "notes:write")]
+    for flow in flows:  # both tabs at the consent page
+        assert flow.post_profile(sub=sub).status_code == 200
+        assert flow.callback().status_code == 200
+    engine = broker.app.extensions["mock_broker.db"].kw["bind"]
+    with broker.app.app_context():
+        first, second = (database.session().get(LoginRequest, f.login_request_id) for f in flows)
+        key = {"user_id": first.user_id, "client_id": first.client_id}
+        key["resource_id"] = first.resource_id
+
+    # The first approval has inserted the row and not committed yet…
+    with Session(engine) as first_tab:
+        now = database.utcnow()
+        first_tab.execute(
+            postgresql.insert(ConsentGrant).values(
+                **key, scope="notes:read", created_at=now, updated_at=now
+            )
+        )
+        # …when the second one remembers its own scope, in another thread.
+        outcome: list[BaseException | None] = []
+
+        def second_tab() -> None:
+            try:
+                with broker.app.app_context():
+                    consent_memory.remember(database.session(), second)
+                outcome.append(None)
+            except BaseException as error:  # reported to the test below
+                outcome.append(error)
+
+        thread = threading.Thread(target=second_tab)
+        thread.start()
+        wait_until_a_backend_waits_for_a_lock(engine)
+        first_tab.commit()
+    thread.join(timeout=30)
+
+    assert outcome == [None]
+    with broker.app.app_context():
+        [grant] = consent_memory.all_grants(database.session())
+        assert sorted(grant.scope.split()) == ["notes:read", "notes:write"]
+
+
+def wait_until_a_backend_waits_for_a_lock(engine, timeout: float = 10.0) -> None:
+    """Poll pg_stat_activity until another session of this database is blocked on a lock."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while True:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            connection.rollback()  # a fresh snapshot of the view on the next poll
+            if waiting:
+                return
+            assert time.monotonic() < deadline, "the second approval never waited"
+            time.sleep(0.01)  # poll interval of the server's view, not a wait for an outcome
