@@ -33,7 +33,7 @@ import requests
 
 from bench.common import percentile, positive
 from mock_broker.seed import DEV_RESOURCE_ID
-from tests.broker.flows import TIMEOUT, Broker, LoginFlow, redirect_query
+from tests.broker.flows import TIMEOUT, Broker, LoginFlow, live_broker, redirect_query
 
 METADATA_PATH = ".well-known/oauth-authorization-server"
 
@@ -159,30 +159,12 @@ def report(legs: list[Leg], target: str, n: int, concurrency: int) -> int:
 @contextmanager
 def in_process_broker() -> Iterator[Broker]:
     """A fresh broker on an OS-chosen 127.0.0.1 port, on a throwaway SQLite database."""
-    from mock_broker import create_app
-    from mock_broker.database import init_db
-    from tests.databases import dispose
-    from tests.servers import LiveServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as directory:
-        server = LiveServer()
-        server.app = create_app(
-            {
-                "ENV_URL": server.url,
-                "DATABASE_URL": f"sqlite:///{Path(directory) / 'broker.sqlite3'}",
-                "LOGIN_ENDPOINT": "http://127.0.0.1:9/login",  # never contacted
-                "SECRET_KEY": "bench-secret-key",
-                "REMEMBER_CONSENT": False,  # every sign-in shows and approves the consent page
-            }
-        )
-        init_db(server.app)
-        server.start()
-        try:
-            yield Broker(app=server.app, url=server.url)
-        finally:
-            server.stop()
-            dispose(server.app)
+        database = f"sqlite:///{Path(directory) / 'broker.sqlite3'}"
+        # Every sign-in shows and approves the consent page (consent memory stays off).
+        with live_broker(database) as broker:
+            yield broker
 
 
 def loopback_url(url: str) -> str:

@@ -260,3 +260,39 @@ def redirect_query(response: requests.Response) -> dict[str, str]:
     query = parse_qs(urlsplit(response.headers["Location"]).query, keep_blank_values=True)
     assert all(len(values) == 1 for values in query.values()), query
     return {name: values[0] for name, values in query.items()}
+
+
+#: Where the test brokers send browsers to sign in: never contacted (redirects are not followed).
+LOGIN_ENDPOINT = "http://127.0.0.1:9/login"
+
+
+@contextmanager
+def live_broker(database_url: str, **config: object) -> Iterator[Broker]:
+    """A mock broker on an OS-chosen 127.0.0.1 port, on a migrated and seeded database.
+
+    Every test meets the consent page unless `REMEMBER_CONSENT=True` is passed; `config`
+    overrides any other setting (token lifetimes, …).
+    """
+    from mock_broker import create_app
+    from mock_broker.database import init_db
+    from tests.databases import dispose
+    from tests.servers import LiveServer
+
+    server = LiveServer()
+    server.app = create_app(
+        {
+            "ENV_URL": server.url,
+            "DATABASE_URL": database_url,
+            "LOGIN_ENDPOINT": LOGIN_ENDPOINT,
+            "SECRET_KEY": "test-secret-key",
+            "REMEMBER_CONSENT": False,
+            **config,
+        }
+    )
+    init_db(server.app)
+    server.start()
+    try:
+        yield Broker(app=server.app, url=server.url)
+    finally:
+        server.stop()
+        dispose(server.app)

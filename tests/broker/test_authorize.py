@@ -16,8 +16,7 @@ from mock_broker import database
 from mock_broker.models import LoginRequest, LoginRequestStatus
 from mock_broker.registration import register_client
 from mock_broker.seed import DEV_RESOURCE_ID
-from tests.broker.conftest import LOGIN_ENDPOINT
-from tests.broker.flows import TIMEOUT, redirect_query
+from tests.broker.flows import LOGIN_ENDPOINT, TIMEOUT, redirect_query
 
 
 def _assert_error_page(response, error: str) -> None:

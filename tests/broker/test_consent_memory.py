@@ -13,12 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from mock_broker import consent_memory, create_app, database
-from mock_broker.database import init_db
+from mock_broker import consent_memory, database
 from mock_broker.models import ConsentGrant, LoginRequest
 from tests import databases
-from tests.broker.flows import TIMEOUT, Broker, csrf_token, redirect_query
-from tests.servers import LiveServer
+from tests.broker.flows import TIMEOUT, Broker, csrf_token, live_broker, redirect_query
 
 
 @pytest.fixture
@@ -115,26 +113,11 @@ def test_the_qa_page_lists_and_forgets_consents(broker, remembering):
 
 
 @pytest.fixture
-def broker_on_postgresql(tmp_path) -> Iterator[Broker]:
+def broker_on_postgresql() -> Iterator[Broker]:
     """A broker on PostgreSQL whatever TEST_DATABASE says: the race below needs a server that
     makes one transaction wait on another's uncommitted row (SQLite locks the whole file)."""
-    server = LiveServer()
-    server.app = create_app(
-        {
-            "ENV_URL": server.url,
-            "DATABASE_URL": databases.postgresql_url(),
-            "LOGIN_ENDPOINT": "http://127.0.0.1:9/login",
-            "SECRET_KEY": "test-secret-key",
-            "REMEMBER_CONSENT": True,
-        }
-    )
-    init_db(server.app)
-    server.start()
-    try:
-        yield Broker(app=server.app, url=server.url)
-    finally:
-        server.stop()
-        databases.dispose(server.app)
+    with live_broker(databases.postgresql_url(), REMEMBER_CONSENT=True) as running:
+        yield running
 
 
 def test_two_approvals_finishing_at_once_both_count(broker_on_postgresql):

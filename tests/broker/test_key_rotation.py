@@ -14,36 +14,18 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from mock_broker import create_app, database, keys
-from mock_broker.database import init_db
-from tests.broker.flows import TIMEOUT, Broker
-from tests.databases import database_url, dispose
-from tests.servers import LiveServer
+from mock_broker import database, keys
+from tests.broker.flows import TIMEOUT, Broker, live_broker
+from tests.databases import database_url
 
 TTL = 3600  # ACCESS_TOKEN_TTL and M2M_TOKEN_TTL (the defaults, stated for the arithmetic)
 
 
 @pytest.fixture
 def broker(tmp_path) -> Iterator[Broker]:
-    server = LiveServer()
-    server.app = create_app(
-        {
-            "ENV_URL": server.url,
-            "DATABASE_URL": database_url(tmp_path, "rotation"),
-            "LOGIN_ENDPOINT": "http://127.0.0.1:9/login",
-            "SECRET_KEY": "test-secret-key",
-            "REMEMBER_CONSENT": False,
-            "ACCESS_TOKEN_TTL": TTL,
-            "M2M_TOKEN_TTL": TTL,
-        }
-    )
-    init_db(server.app)
-    server.start()
-    try:
-        yield Broker(app=server.app, url=server.url)
-    finally:
-        server.stop()
-        dispose(server.app)
+    config = {"ACCESS_TOKEN_TTL": TTL, "M2M_TOKEN_TTL": TTL}
+    with live_broker(database_url(tmp_path, "rotation"), **config) as running:
+        yield running
 
 
 def published(broker: Broker) -> list[str]:
