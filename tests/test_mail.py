@@ -5,6 +5,8 @@ handed to the mailer through MAIL_CA_FILE; verification is never switched off.""
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,19 +68,30 @@ def send(tmp_path, port: int, **settings) -> None:
         mail.send_now(MESSAGE)
 
 
-def test_starttls_with_authentication(tmp_path, ca, ca_file):
+@contextmanager
+def smtp_server(**options) -> Iterator[tuple[Recorder, int]]:
+    """An aiosmtpd server on a free loopback port with `options`; (its recorder, its port)."""
     recorder, port = Recorder(), free_port()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=server_context(ca),
-        require_starttls=True,
-        authenticator=authenticator,
-        auth_require_tls=True,
-    )
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
+        yield recorder, port
+    finally:
+        controller.stop()
+
+
+def starttls_with_auth(ca: trustme.CA) -> dict:
+    """STARTTLS required, then AUTH (only over TLS) with the test credentials."""
+    return {
+        "tls_context": server_context(ca),
+        "require_starttls": True,
+        "authenticator": authenticator,
+        "auth_require_tls": True,
+    }
+
+
+def test_starttls_with_authentication(tmp_path, ca, ca_file):
+    with smtp_server(**starttls_with_auth(ca)) as (recorder, port):
         send(
             tmp_path,
             port,
@@ -87,8 +100,6 @@ def test_starttls_with_authentication(tmp_path, ca, ca_file):
             MAIL_USERNAME="mailer",
             MAIL_PASSWORD="smtp-password",
         )
-    finally:
-        controller.stop()
     ((envelope, authenticated),) = recorder.envelopes
     assert authenticated
     assert envelope.rcpt_tos == ["bob@example.com"]
@@ -98,62 +109,32 @@ def test_starttls_with_authentication(tmp_path, ca, ca_file):
 
 
 def test_implicit_tls(tmp_path, ca, ca_file):
-    recorder, port = Recorder(), free_port()
-    controller = Controller(
-        recorder, hostname="127.0.0.1", port=port, ssl_context=server_context(ca)
-    )
-    controller.start()
-    try:
+    with smtp_server(ssl_context=server_context(ca)) as (recorder, port):
         send(tmp_path, port, MAIL_SECURITY="ssl", MAIL_CA_FILE=str(ca_file))
-    finally:
-        controller.stop()
     assert len(recorder.envelopes) == 1
 
 
 def test_untrusted_certificate_is_refused(tmp_path, ca):
-    recorder, port = Recorder(), free_port()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=server_context(ca),
-        require_starttls=True,
-    )
-    controller.start()
-    try:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            send(tmp_path, port, MAIL_SECURITY="starttls")  # the system CAs do not know it
-    finally:
-        controller.stop()
+    options = {"tls_context": server_context(ca), "require_starttls": True}
+    refused = pytest.raises(ssl.SSLCertVerificationError)
+    with smtp_server(**options) as (recorder, port), refused:
+        send(tmp_path, port, MAIL_SECURITY="starttls")  # the system CAs do not know it
     assert recorder.envelopes == []
 
 
 def test_wrong_smtp_password_is_refused(tmp_path, ca, ca_file):
     import smtplib
 
-    recorder, port = Recorder(), free_port()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=server_context(ca),
-        require_starttls=True,
-        authenticator=authenticator,
-        auth_require_tls=True,
-    )
-    controller.start()
-    try:
-        with pytest.raises(smtplib.SMTPAuthenticationError):
-            send(
-                tmp_path,
-                port,
-                MAIL_SECURITY="starttls",
-                MAIL_CA_FILE=str(ca_file),
-                MAIL_USERNAME="mailer",
-                MAIL_PASSWORD="wrong",
-            )
-    finally:
-        controller.stop()
+    refused = pytest.raises(smtplib.SMTPAuthenticationError)
+    with smtp_server(**starttls_with_auth(ca)) as (recorder, port), refused:
+        send(
+            tmp_path,
+            port,
+            MAIL_SECURITY="starttls",
+            MAIL_CA_FILE=str(ca_file),
+            MAIL_USERNAME="mailer",
+            MAIL_PASSWORD="wrong",
+        )
     assert recorder.envelopes == []
 
 
