@@ -7,14 +7,17 @@ change (C9). Unknown users are verified against a dummy hash so that "no such us
 same time as "wrong password" (C11).
 
 Policy (NIST SP 800-63B-4, single factor): at least 15 characters, long passwords allowed and
-never truncated, no composition rules, and a check against a local list of common and
-breached passwords (C12).
+never truncated, no composition rules, and a blocklist (C12): a local list of common and
+breached passwords, repetitive or sequential characters ("aaaa…", "abcabc…", "1234…"), and
+context-specific words — the account's email address and the service's name do not count
+towards the length.
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 from passlib.context import CryptContext
@@ -77,14 +80,63 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().casefold() for line in lines if line.strip())
 
 
-def policy_problems(password: str, min_length: int, max_length: int) -> list[str]:
+def _is_repetitive(text: str) -> bool:
+    """One unit of up to four characters, repeated ("zzzz…", "abcabc…", "12341234…")."""
+    return any(
+        (text[:size] * (len(text) // size + 1))[: len(text)] == text
+        for size in range(1, min(4, len(text) // 2) + 1)
+    )
+
+
+def _is_sequential(text: str) -> bool:
+    """One run up or down the alphabet or the digits ("abcdef…", "98765…", "1234567890123…")."""
+    if len(text) < 3:
+        return False
+    if text.isdigit():
+        steps = {(int(b) - int(a)) % 10 for a, b in pairwise(text)}
+        return steps in ({1}, {9})
+    steps = {ord(b) - ord(a) for a, b in pairwise(text)}
+    return steps in ({1}, {-1})
+
+
+def _without_context(text: str, context_words: tuple[str, ...]) -> str:
+    for word in sorted(context_words, key=len, reverse=True):
+        if len(word) >= 3:
+            text = text.replace(word, "")
+    return text
+
+
+def context_words(email: str | None, product_name: str | None) -> tuple[str, ...]:
+    """What a password must not be built from: the email, its parts, the service's name."""
+    words: list[str] = []
+    if email:
+        local, _, domain = email.casefold().partition("@")
+        words += [email.casefold(), local, domain, domain.split(".")[0]]
+    if product_name:
+        name = product_name.casefold()
+        words += [name, name.replace(" ", ""), *name.split()]
+    return tuple(dict.fromkeys(word for word in words if word))
+
+
+def policy_problems(
+    password: str, min_length: int, max_length: int, context: tuple[str, ...] = ()
+) -> list[str]:
     """Reasons a new password is refused; empty when it is acceptable (C12)."""
     problems = []
-    length = len(normalize(password))
+    normalized = normalize(password)
+    length = len(normalized)
     if length < min_length:
         problems.append(f"Use at least {min_length} characters.")
     if length > max_length:
         problems.append(f"Use at most {max_length} characters.")
-    if normalize(password).casefold() in common_passwords():
+    folded = normalized.casefold()
+    if folded in common_passwords():
         problems.append("This password is too common; choose another.")
+    elif _is_repetitive(folded) or _is_sequential(folded):
+        problems.append("This password is a repeated or sequential pattern; choose another.")
+    elif length >= min_length and len(_without_context(folded, context)) < min_length:
+        problems.append(
+            f"Without your email address and the service's name this password is shorter "
+            f"than {min_length} characters; choose another."
+        )
     return problems

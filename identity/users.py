@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from identity import db
 from identity.models import User, utcnow
-from identity.passwords import PasswordHasher, policy_problems
+from identity.passwords import PasswordHasher, context_words, policy_problems
 
 
 class UserError(ValueError):
@@ -52,10 +52,13 @@ def hasher() -> PasswordHasher:
     return current_app.extensions["identity.password_hasher"]
 
 
-def check_new_password(password: str) -> None:
+def check_new_password(password: str, email: str | None = None) -> None:
     config = current_app.config
     problems = policy_problems(
-        password, config["PASSWORD_MIN_LENGTH"], config["PASSWORD_MAX_LENGTH"]
+        password,
+        config["PASSWORD_MIN_LENGTH"],
+        config["PASSWORD_MAX_LENGTH"],
+        context_words(email, config["PRODUCT_NAME"]),
     )
     if problems:
         raise UserError(" ".join(problems))
@@ -68,7 +71,7 @@ def create_user(email: str, password: str | None = None, **attributes: Any) -> U
         raise UserError(f"A user with email {normalized} already exists.")
     user = User(email=normalized, **attributes)
     if password is not None:
-        check_new_password(password)
+        check_new_password(password, normalized)
         user.password_hash = hasher().hash(password)
     session.add(user)
     session.flush()
@@ -76,7 +79,7 @@ def create_user(email: str, password: str | None = None, **attributes: Any) -> U
 
 
 def set_password(user: User, password: str) -> None:
-    check_new_password(password)
+    check_new_password(password, user.email)
     user.password_hash = hasher().hash(password)
     user.session_epoch = secrets.token_urlsafe(16)  # sign out every existing session
 

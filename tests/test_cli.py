@@ -91,3 +91,20 @@ def test_set_password_rotates_session_epoch_and_disable_enable(app, runner):
     assert _user(app, "alice@example.com").is_active
     missing = runner.invoke(args=["disable-user", "nobody@example.com"])
     assert missing.exit_code != 0 and "No user" in missing.output
+
+
+def test_c12_passwords_built_from_the_email_or_the_service_name_are_refused(runner):
+    """create-user and set-password alike: the account's email does not count towards the
+    length (NIST SP 800-63B context-specific words)."""
+    weak = runner.invoke(
+        args=["create-user", "carol@example.com", "--password", "carol@example.com!"]
+    )
+    assert weak.exit_code != 0 and "Without your email address" in weak.output
+    ok = runner.invoke(
+        args=["create-user", "carol@example.com", "--password", "a long and private phrase"]
+    )
+    assert ok.exit_code == 0, ok.output
+    again = runner.invoke(
+        args=["set-password", "carol@example.com", "--password", "AcmeIdentityCarol!"]
+    )
+    assert again.exit_code != 0 and "the service's name" in again.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from passlib.context import CryptContext
 
-from identity.passwords import PasswordHasher, make_context, policy_problems
+from identity.passwords import PasswordHasher, context_words, make_context, policy_problems
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,12 @@ def test_passwords_are_normalized_not_truncated(hasher):
         ("passwordpassword", "too common"),
         ("correct horse battery staple", "too common"),
         ("y" * 257, "at most 256"),
+        # NIST SP 800-63B: repetitive or sequential characters.
+        ("z" * 64, "repeated or sequential"),
+        ("abcabcabcabcabcabc", "repeated or sequential"),
+        ("12341234123412341234", "repeated or sequential"),
+        ("zyxwvutsrqponmlkj", "repeated or sequential"),
+        ("567890123456789012", "repeated or sequential"),
     ],
 )
 def test_c12_new_password_policy_refuses(password, problem):
@@ -66,7 +72,27 @@ def test_c12_new_password_policy_refuses(password, problem):
 
 
 @pytest.mark.parametrize(
-    "password", ["fifteen chars!!", "no composition rules here", "ünïcödé pässwörd ok", "z" * 64]
+    "password",
+    [
+        "fifteen chars!!",
+        "no composition rules here",
+        "ünïcödé pässwörd ok",
+        "a" * 14 + "b",  # not one repeated unit
+        "alice's long passphrase, still long without alice",
+    ],
 )
 def test_c12_new_password_policy_accepts_long_passwords_without_composition_rules(password):
-    assert policy_problems(password, 15, 256) == []
+    context = context_words("alice@example.com", "Acme Identity")
+    assert policy_problems(password, 15, 256, context) == []
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["alice@example.com2026", "alicealicealice!!", "AcmeIdentity2026!!", "example.com rocks!"],
+)
+def test_c12_the_email_and_the_service_name_do_not_count_towards_the_length(password):
+    """NIST SP 800-63B: context-specific words (the service's name, the username)."""
+    context = context_words("alice@example.com", "Acme Identity")
+    [problem] = policy_problems(password, 15, 256, context)
+    assert "Without your email address and the service's name" in problem
+    assert policy_problems(password, 15, 256) == []  # the same password for someone else
