@@ -44,11 +44,11 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from sqlalchemy import select, update
 
+from identity.pkce import S256CodeChallenge
 from mock_broker import database, faults, metadata_documents, refresh_tokens, tokens
 from mock_broker.identifiers import secret_hash
 from mock_broker.models import (
@@ -123,20 +123,6 @@ class ResourceIssuerParameter(IssuerParameter):
             # QA: a response from "another" issuer, which a client must refuse (mix-up defence).
             return f"{current_app.config['ENV_URL']}/resources/res_wrong_issuer"
         return issuer
-
-
-class S256CodeChallenge(CodeChallenge):
-    """PKCE, S256 only, required of every client (OAuth 2.1 §4.1.1, RFC 9700 §2.1.1, B1)."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-
-    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: send code_challenge with method S256.")
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("code_challenge_method must be S256.")
-        super().validate_code_challenge(grant, redirect_uri)
 
 
 class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):

@@ -33,13 +33,13 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from flask import Flask, Response, current_app
 from joserfc.jwk import RSAKey
 from sqlalchemy import delete, exists, select, update
 
+from identity.pkce import S256CodeChallenge
 from upstream_idp import database, faults, keys
 from upstream_idp.claims import StandInUser
 from upstream_idp.clients import Client, find_client
@@ -56,20 +56,6 @@ class StandInIssuerParameter(IssuerParameter):
 
     def get_issuer(self) -> str:
         return current_app.config["ISSUER"]
-
-
-class S256CodeChallenge(CodeChallenge):
-    """PKCE, S256 only, required of every client (OAuth 2.1 §4.1.1, RFC 9700 §2.1.1)."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-
-    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: send code_challenge with method S256.")
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("code_challenge_method must be S256.")
-        super().validate_code_challenge(grant, redirect_uri)
 
 
 class StandInOpenIDCode(OpenIDCode):
