@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from identity.protocol_errors import json_or_page
 
 _JSON_PREFIXES = ("/token", "/userinfo", "/jwks", "/.well-known/", "/healthz")
 
@@ -25,14 +27,4 @@ def init_app(app: Flask) -> None:
             "start the sign-in again, and submit the new form.",
         )
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        status = error.code or 500
-        if request.path.startswith(_JSON_PREFIXES):
-            response = jsonify(
-                error="invalid_request" if status < 500 else "server_error",
-                error_description=error.description,
-            )
-            response.status_code = status
-            return response
-        return error_page(error.name.lower().replace(" ", "_"), error.description or "", status)
+    app.register_error_handler(HTTPException, json_or_page(_JSON_PREFIXES, error_page))
