@@ -53,7 +53,7 @@ import requests  # noqa: E402 - after the path set-up, like bench/broker.py
 from bench.common import percentile, positive  # noqa: E402
 from identity.passwords import PasswordHasher  # noqa: E402
 from mock_broker import seed as broker_seed  # noqa: E402
-from tests.cluster import Cluster, m2m_tokens_issued  # noqa: E402
+from tests.cluster import Cluster, Endpoint, m2m_tokens_issued  # noqa: E402
 from tests.databases import PostgresServer  # noqa: E402
 from tests.federated import METHODS, SIGN_IN, finish_at_broker  # noqa: E402
 from tests.mail_sink import MaildirInbox  # noqa: E402
@@ -61,11 +61,6 @@ from tests.stack import Browser  # noqa: E402
 
 PASSWORD = "bench passphrase, long enough for the policy"  # noqa: S105 - bench users only
 ID_SEGMENT = re.compile(r"/[A-Za-z0-9_-]{20,}")
-
-
-@dataclass
-class Endpoint:
-    url: str
 
 
 @dataclass
