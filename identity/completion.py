@@ -7,14 +7,17 @@
         → 303 to the broker's callback                 (contract §4)
 
 The callback URL is built from configuration and the state stored when the broker sent the
-browser here, never from request input (C3). If the profile post fails, the browser is not
-redirected: the user sees what happened and a button that tries again, and the login request
-stays pending (C4).
+browser here, never from request input (C3) — unless the profile post's answer names a
+`redirect_uri`: a broker that binds sign-ins to the browser (B12) answers with the callback URL
+carrying a one-time value that must reach it through this browser only. That URL is used only
+if it is the configured broker's callback for our connection. If the profile post fails, the
+browser is not redirected: the user sees what happened and a button that tries again, and the
+login request stays pending (C4).
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import current_app, redirect, render_template
 from flask.typing import ResponseReturnValue
@@ -43,9 +46,10 @@ def hand_off(user: User, pending: PendingLoginRequest) -> ResponseReturnValue:
     """Post the profile and redirect to the callback; on failure, an honest page and a retry."""
     config = current_app.config
     try:
-        broker_client.client().post_user(
+        answer = broker_client.client().post_user(
             config["BROKER_CONNECTION_ID"], pending.login_request_id, build_profile(user)
         )
+        url = callback_from_answer(answer) or callback_url(pending.state)
     except broker_client.BrokerError as error:
         audit.record(
             audit.PROFILE_POST_FAILED,
@@ -67,14 +71,49 @@ def hand_off(user: User, pending: PendingLoginRequest) -> ResponseReturnValue:
         raise login_requests.CompletedLoginRequest()
     db.session().commit()
     # 303: the browser follows with a GET and never re-sends this form to the broker.
-    return redirect(callback_url(pending.state), code=303)
+    return redirect(url, code=303)
 
 
 def callback_url(state: str) -> str:
+    """The documented callback (contract §4): configuration plus the stored state."""
+    return f"{_callback_base()}?{urlencode({'state': state})}"
+
+
+def callback_from_answer(answer: dict) -> str | None:
+    """The profile post answer's `redirect_uri`, if it is the configured callback (B12, C3).
+
+    The broker's answer arrived over the authenticated M2M channel, but it still only gets to
+    choose the query: scheme, host, port and path must be those of the callback built from
+    configuration, so even a broker bug cannot make this an open redirect. None when the
+    answer names no URL (the documented contract); BrokerRejected when it names another one.
+    """
+    url = answer.get("redirect_uri")
+    if url is None:
+        return None
+    expected = urlsplit(_callback_base())
+    parts = urlsplit(url) if isinstance(url, str) and len(url) <= _MAX_URL_LENGTH else None
+    if (
+        parts is None
+        or (parts.scheme, parts.netloc, parts.path)
+        != (expected.scheme, expected.netloc, expected.path)
+        or parts.fragment
+        or any(ord(character) <= 0x20 or character in "\\\x7f" for character in url)
+    ):
+        raise broker_client.BrokerRejected(
+            "the profile post answered with a redirect_uri that is not the broker's callback"
+        )
+    return url
+
+
+def _callback_base() -> str:
     config = current_app.config
     connection = quote(config["BROKER_CONNECTION_ID"], safe="")
-    base = config["BROKER_ENV_URL"].rstrip("/")
-    return f"{base}/sso/v1/connections/{connection}/partner:callback?{urlencode({'state': state})}"
+    return (
+        f"{config['BROKER_ENV_URL'].rstrip('/')}/sso/v1/connections/{connection}/partner:callback"
+    )
+
+
+_MAX_URL_LENGTH = 4096
 
 
 # Broker answers that mean the login request itself is gone: retrying cannot help.

@@ -32,6 +32,10 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     # Seconds after a rotation during which the old refresh token may be presented again
     # (concurrent refreshes) without revoking its family; 0 turns the grace off (B4).
     ("REFRESH_REUSE_GRACE", "MOCK_BROKER_REFRESH_REUSE_GRACE", "10"),
+    # How the browser's return through the callback is checked (B12). `bound`: the request is
+    # bound to the browser that called /oauth/authorize, and the profile post's answer names
+    # the callback URL with a one-time value; `state-only`: exactly the documented contract.
+    ("CALLBACK_MODE", "MOCK_BROKER_CALLBACK_MODE", "bound"),
     # Skip the consent page for a client the user already approved these scopes for.
     ("REMEMBER_CONSENT", "MOCK_BROKER_REMEMBER_CONSENT", "true"),
     # Client ID Metadata Documents (B7): fetch limits and the SSRF guard.
@@ -57,6 +61,9 @@ _DURATIONS = (
 )
 _FLAGS = ("REMEMBER_CONSENT", "CIMD_ALLOW_PRIVATE_ADDRESSES")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+#: `bound` (B12, the default) or `state-only` (the hosted broker's documented contract).
+CALLBACK_MODES = ("bound", "state-only")
 
 #: Bounds of the refresh-token reuse grace (B4): long enough for a concurrent refresh,
 #: short enough that a stolen, already-rotated token is useless soon after.
@@ -90,6 +97,8 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError("REFRESH_REUSE_GRACE must be a whole number of seconds.") from None
     if not 0 <= config["REFRESH_REUSE_GRACE"] <= MAX_REFRESH_REUSE_GRACE:
         raise ConfigError(f"REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds.")
+    if config["CALLBACK_MODE"] not in CALLBACK_MODES:
+        raise ConfigError(f"MOCK_BROKER_CALLBACK_MODE must be one of {', '.join(CALLBACK_MODES)}.")
     if config["CIMD_CACHE_MIN"] > config["CIMD_CACHE_MAX"]:
         raise ConfigError("CIMD_CACHE_MIN must not exceed CIMD_CACHE_MAX.")
     for key in _FLAGS:

@@ -5,7 +5,9 @@
 
 Checks run in this order: the bearer token (401), the connection and that the token's client
 owns it (404 / 401), the body (400), then the login request (404 / 409 / 410). Every answer
-is JSON, `{"error", "error_description"}` on failure, and no input reaches a 500.
+is JSON, `{"error", "error_description"}` on failure, and no input reaches a 500. Success is
+`{"auth_request_id": …}`, plus `redirect_uri` — where to send the browser — when sign-ins are
+bound to the browser (`browser_binding`, B12).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import update
 
-from mock_broker import database, faults
+from mock_broker import browser_binding, database, faults
 from mock_broker.models import Connection, LoginRequest, LoginRequestStatus
 from mock_broker.profile import ProfileError, parse_profile
 from mock_broker.tokens import InvalidTokenError, verify_m2m_token
@@ -62,7 +64,15 @@ def receive_user(connection_id: str, login_request_id: str) -> Response:
         return api_error(404, "not_found", "No such login request for this connection.")
 
     # Store (or replace) the profile only while the login request is still waiting for it and
-    # alive, in one conditional update, so a racing callback cannot be overwritten.
+    # alive, in one conditional update, so a racing callback cannot be overwritten. When
+    # sign-ins are bound to the browser (B12), each post also replaces the one-time completion
+    # value, and the answer names the callback URL that carries it.
+    values = {"profile": profile, "status": LoginRequestStatus.PROFILE_RECEIVED}
+    callback_url = None
+    if browser_binding.enabled():
+        callback_url, values["completion_hash"] = browser_binding.new_completion(connection_id)
+    if faults.take_switch(faults.FOREIGN_CALLBACK):
+        callback_url = f"{faults.FOREIGN_CALLBACK_URL}?completion=injected"
     now = database.utcnow()
     stored = db.execute(
         update(LoginRequest)
@@ -73,11 +83,14 @@ def receive_user(connection_id: str, login_request_id: str) -> Response:
             ),
             LoginRequest.expires_at > now,
         )
-        .values(profile=profile, status=LoginRequestStatus.PROFILE_RECEIVED)
+        .values(**values)
     )
     if stored.rowcount == 1:
         db.commit()
-        return jsonify(auth_request_id=login_request_id)
+        answer = {"auth_request_id": login_request_id}
+        if callback_url is not None:
+            answer["redirect_uri"] = callback_url
+        return jsonify(answer)
     db.rollback()
     if login_request.status in (LoginRequestStatus.PENDING, LoginRequestStatus.PROFILE_RECEIVED):
         return api_error(410, "login_request_expired", "The login request expired; sign in again.")

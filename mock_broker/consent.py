@@ -1,7 +1,9 @@
 """The browser's return from the customer's login (contract §4), and the consent screen.
 
-The callback spends the `state` once and binds the login request to this browser (its broker
-session); the consent form then only works in that browser, with a CSRF token (B8, B9).
+The callback spends its one-time value once — the completion value in the browser that started
+the sign-in (`browser_binding`, B12), or the `state` in the documented contract's mode — and
+binds the login request to this browser (its broker session); the consent form then only works
+in that browser, with a CSRF token (B8, B9).
 Approving resumes the authlib grant from the stored authorization request and redirects to
 the client with a code; denying redirects with `access_denied`. A consent the user gave before
 may be remembered (`consent_memory`, REMEMBER_CONSENT): then the callback goes straight to the
@@ -28,7 +30,7 @@ from flask import (
 )
 
 from identity.urls import is_loopback_host
-from mock_broker import consent_memory, database, faults, login_requests
+from mock_broker import browser_binding, consent_memory, database, faults, login_requests
 from mock_broker.errors import error_page
 from mock_broker.models import LoginRequest, RegistrationMethod, Resource
 from mock_broker.oauth_endpoints import authorization_error
@@ -47,16 +49,34 @@ _INVALID_STATE = (
 )
 
 
+_STATE_ONLY_REFUSED = (
+    " (This broker binds each sign-in to the browser that started it: the customer side must "
+    "send the browser to the redirect_uri its profile post was answered with, not build the "
+    "callback from the state.)"
+)
+
+_OTHER_BROWSER = (
+    "This sign-in was started in a different browser, so it has been stopped and nothing was "
+    "shared with the application. If you were signing in, go back to the application and start "
+    "again; it will open this browser. If you did not start a sign-in just now, someone may "
+    "have sent you this link to get access to your account: you can close this page."
+)
+
+
 @bp.get("/sso/v1/connections/<connection_id>/partner:callback")
 @faults.injectable(faults.CALLBACK_ENDPOINT)
 def partner_callback(connection_id: str) -> Response:
-    state = request.args.get("state", "")
-    login_request = None
     db = database.session()
-    if 0 < len(state) <= _MAX_STATE_LENGTH:
-        login_request = login_requests.redeem_state(db, connection_id, state)
+    try:
+        login_request = _redeem(db, connection_id)
+    except login_requests.OtherBrowser:
+        current_app.logger.warning(
+            "callback refused: completion value presented by another browser (B12)"
+        )
+        return error_page("other_browser", _OTHER_BROWSER, 403)
     if login_request is None:
-        return error_page("invalid_state", _INVALID_STATE)
+        hint = _STATE_ONLY_REFUSED if _sent_state_only() else ""
+        return error_page("invalid_state", _INVALID_STATE + hint)
     if (
         current_app.config["REMEMBER_CONSENT"]
         and login_request.authorize_params.get("prompt") != "consent"
@@ -91,6 +111,29 @@ def partner_callback(connection_id: str) -> Response:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _redeem(db, connection_id: str) -> LoginRequest | None:
+    """The login request this callback finishes: by completion value (B12) or by state."""
+    if browser_binding.enabled():
+        value = request.args.get(browser_binding.COMPLETION_PARAMETER, "")
+        if not 0 < len(value) <= _MAX_STATE_LENGTH:
+            return None
+        return login_requests.redeem_completion(
+            db, connection_id, value, browser_binding.browser_hash()
+        )
+    state = request.args.get("state", "")
+    if not 0 < len(state) <= _MAX_STATE_LENGTH:
+        return None
+    return login_requests.redeem_state(db, connection_id, state)
+
+
+def _sent_state_only() -> bool:
+    return (
+        browser_binding.enabled()
+        and "state" in request.args
+        and (browser_binding.COMPLETION_PARAMETER not in request.args)
+    )
 
 
 @bp.post("/oauth/consent")

@@ -22,6 +22,7 @@ _JSON_PREFIXES = (
 #: Headings that say more than "Something went wrong" for the errors people meet most.
 _HEADINGS = {
     "invalid_state": "This sign-in link no longer works",
+    "other_browser": "This sign-in was started in another browser",
     "csrf_failed": "This form has expired",
 }
 

@@ -9,8 +9,9 @@ Two kinds of switch, each armed "for the next N calls":
   not_found, 409 login_request_completed, 410 login_request_expired);
 - **behaviour switches** (`inject_switch`): a wrong `iss` in the next authorization responses
   (a client must refuse it: RFC 9207 mix-up defence), a metadata document whose `issuer` does
-  not match its URL (a client must refuse it: RFC 8414 §3.3), and login requests that expire
-  after `lifetime` seconds instead of ten minutes.
+  not match its URL (a client must refuse it: RFC 8414 §3.3), login requests that expire
+  after `lifetime` seconds instead of ten minutes, and a profile post answered with a
+  `redirect_uri` that is not the broker's callback (the customer side must refuse it: B12, C3).
 
 A switch lives in the database, so a test, the CLI and the dev page can all set it and every
 worker sees it; each call spends one count with a conditional update, so N means N even under
@@ -58,7 +59,11 @@ _PAGES = (AUTHORIZATION_ENDPOINT, CALLBACK_ENDPOINT)  # answered with an HTML er
 WRONG_ISS = "wrong_iss"
 METADATA_ISSUER_MISMATCH = "metadata_issuer_mismatch"
 EARLY_EXPIRY = "early_expiry"
-SWITCHES = (WRONG_ISS, METADATA_ISSUER_MISMATCH, EARLY_EXPIRY)
+FOREIGN_CALLBACK = "foreign_callback"
+SWITCHES = (WRONG_ISS, METADATA_ISSUER_MISMATCH, EARLY_EXPIRY, FOREIGN_CALLBACK)
+
+#: Where a FOREIGN_CALLBACK answer points: not the broker (the customer side must refuse it).
+FOREIGN_CALLBACK_URL = "https://callback.invalid/sso/v1/connections/conn/partner:callback"
 
 #: Upper bound of an injected delay: enough to trip any sane client timeout, short enough
 #: that a forgotten switch cannot tie up the server's threads for long.

@@ -1,21 +1,24 @@
 """Login requests: the broker's record of one sign-in on its detour through the customer's login.
 
 The broker gives the customer two values (contract §1): the `lri_…` id, which names the login
-request in the API, and a random `state`, which the browser brings back to the callback. Only
-the state's hash is stored: it is the bearer credential of the callback, used once.
+request in the API, and a random `state`, which the browser brings back to the callback in the
+documented contract. Only hashes are stored of it and of the one-time completion value that
+replaces it as the callback's credential when sign-ins are bound to the browser
+(`browser_binding`, B12).
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import AuthorizationCodeGrant
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from mock_broker import database, faults
+from mock_broker import browser_binding, database, faults
 from mock_broker.identifiers import new_id, new_secret, secret_hash
 from mock_broker.models import BrokerUser, LoginRequest, LoginRequestStatus, OAuthClient
 from mock_broker.oauth_server import AUTHORIZE_PARAMETERS
@@ -32,6 +35,7 @@ def create(db: Session, grant: AuthorizationCodeGrant) -> str:
     login_request = LoginRequest(
         id=new_id("lri"),
         state_hash=secret_hash(state),
+        browser_hash=browser_binding.browser_hash(create=True),
         connection_id=resource.connection_id,
         client_id=client.id,
         resource_id=resource.id,
@@ -48,19 +52,65 @@ def create(db: Session, grant: AuthorizationCodeGrant) -> str:
     )
 
 
-def redeem_state(db: Session, connection_id: str, state: str) -> LoginRequest | None:
-    """Spend a callback `state`: the login request it names, now awaiting consent, or None.
+class OtherBrowser(Exception):
+    """A valid completion value arrived in a browser that did not start the request (B12)."""
 
-    One conditional update moves the request from `profile_received` to `awaiting_consent`,
-    so a state works once, only after the profile arrived, and only before expiry (B9).
-    The posted profile becomes the broker user, keyed by (connection, `sub`).
+
+def redeem_state(db: Session, connection_id: str, state: str) -> LoginRequest | None:
+    """Spend a callback `state` (the documented contract, `state-only` mode).
+
+    Returns the login request, now awaiting consent, or None if the state is unknown, used,
+    expired, or the profile has not arrived yet.
+    """
+    return _redeem(db, connection_id, LoginRequest.state_hash == secret_hash(state))
+
+
+def redeem_completion(
+    db: Session, connection_id: str, completion: str, browser_hash: str | None
+) -> LoginRequest | None:
+    """Spend a callback's one-time completion value, in the browser that started (B12).
+
+    None if the value is unknown, used or expired. OtherBrowser if it is valid but this
+    browser did not call /oauth/authorize for it: the link was forwarded (or the value leaked),
+    so the login request is closed for good rather than left for someone else to finish.
+    """
+    completion_hash = secret_hash(completion)
+    bound_to = db.scalar(
+        select(LoginRequest.browser_hash).where(
+            LoginRequest.completion_hash == completion_hash,
+            LoginRequest.connection_id == connection_id,
+            LoginRequest.status == LoginRequestStatus.PROFILE_RECEIVED,
+            LoginRequest.expires_at > database.utcnow(),
+        )
+    )
+    if bound_to is None:
+        return None
+    if browser_hash is None or not secrets.compare_digest(bound_to, browser_hash):
+        db.execute(
+            update(LoginRequest)
+            .where(
+                LoginRequest.completion_hash == completion_hash,
+                LoginRequest.status == LoginRequestStatus.PROFILE_RECEIVED,
+            )
+            .values(status=LoginRequestStatus.REFUSED, completed_at=database.utcnow())
+        )
+        db.commit()
+        raise OtherBrowser()
+    return _redeem(db, connection_id, LoginRequest.completion_hash == completion_hash)
+
+
+def _redeem(db: Session, connection_id: str, names_it: ColumnElement[bool]) -> LoginRequest | None:
+    """Move the login request `names_it` selects from `profile_received` to `awaiting_consent`.
+
+    One conditional update, so the callback works once, only after the profile arrived, and
+    only before expiry (B9). The posted profile becomes the broker user, keyed by
+    (connection, `sub`).
     """
     now = database.utcnow()
-    state_hash = secret_hash(state)
     redeemed = db.execute(
         update(LoginRequest)
         .where(
-            LoginRequest.state_hash == state_hash,
+            names_it,
             LoginRequest.connection_id == connection_id,
             LoginRequest.status == LoginRequestStatus.PROFILE_RECEIVED,
             LoginRequest.expires_at > now,
@@ -70,9 +120,7 @@ def redeem_state(db: Session, connection_id: str, state: str) -> LoginRequest | 
     if redeemed.rowcount != 1:
         db.rollback()
         return None
-    login_request = db.scalars(
-        select(LoginRequest).where(LoginRequest.state_hash == state_hash)
-    ).one()
+    login_request = db.scalars(select(LoginRequest).where(names_it)).one()
     login_request.user_id = _upsert_user(db, connection_id, login_request.profile or {}).id
     db.commit()
     return login_request

@@ -247,6 +247,8 @@ class LoginRequestStatus:
     CONSENTED = "consented"  # the user approved; the code is being issued
     CODE_ISSUED = "code_issued"  # the browser was sent to the client with a code
     DENIED = "denied"  # the user declined; the client got access_denied
+    # The callback came from a browser other than the one that started the request (B12).
+    REFUSED = "refused"
     EXCHANGED = "exchanged"  # the client redeemed the code for tokens
     EXPIRED = "expired"
 
@@ -265,6 +267,10 @@ class LoginRequest(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # B12: the browser that called /oauth/authorize (a hash of the random id in its broker
+    # session), and the one-time value the profile post's answer sends that browser back with.
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+    completion_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.id"))
     resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))

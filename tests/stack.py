@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,17 @@ class Stack:
     @property
     def demo_redirect_uri(self) -> str:
         return broker_seed.demo_redirect_uri(self.broker.url)
+
+    @contextmanager
+    def broker_configured(self, **values: Any) -> Iterator[None]:
+        """Change the running broker's configuration for the duration of a test."""
+        config = self.broker.app.config
+        before = {key: config[key] for key in values}
+        config.update(values)
+        try:
+            yield
+        finally:
+            config.update(before)
 
     def browser(self) -> Browser:
         return Browser(self)

@@ -75,11 +75,13 @@ def test_password_login_end_to_end_yields_a_verified_access_token(stack):
 
 
 def test_handoff_redirect_is_built_from_config_and_stored_state(stack):
-    """C3: the callback URL is the configured broker + the state the broker sent, nothing else."""
+    """C3: against the documented contract (a broker in `state-only` mode), the callback URL
+    is the configured broker + the state the broker sent, nothing else."""
     browser = stack.browser()
-    authorization = browser.authorize()
-    login = browser.page("GET", authorization.login_url)
-    handed_off = browser.sign_in_with_password(login)
+    with stack.broker_configured(CALLBACK_MODE="state-only"):
+        authorization = browser.authorize()
+        login = browser.page("GET", authorization.login_url)
+        handed_off = browser.sign_in_with_password(login)
     location = urlsplit(handed_off.response.headers["Location"])
     callback = (
         f"{stack.broker.url}/sso/v1/connections/{broker_seed.DEV_CONNECTION_ID}/partner:callback"

@@ -86,10 +86,13 @@ class Broker:
             f"{self.url}/oauth/authorize", params=params, allow_redirects=False, timeout=TIMEOUT
         )
 
-    def start_login(self, **overrides: str | None) -> LoginFlow:
-        """Authorize and follow the broker to the customer's login endpoint."""
+    def start_login(
+        self, browser: requests.Session | None = None, **overrides: str | None
+    ) -> LoginFlow:
+        """Authorize (in a new browser unless given one) and follow the broker to the
+        customer's login endpoint."""
         params = self.authorize_params(**overrides)
-        browser = requests.Session()
+        browser = browser or requests.Session()
         verifier = params.pop("_verifier")
         response = browser.get(
             f"{self.url}/oauth/authorize", params=params, allow_redirects=False, timeout=TIMEOUT
@@ -201,18 +204,34 @@ class LoginFlow:
     client_state: str | None
     verifier: str
     params: dict[str, str]
+    #: The callback URL the last profile post was answered with (B12), as the customer side
+    #: would send the browser to; None from a broker in `state-only` mode.
+    callback_uri: str | None = None
 
     def post_profile(self, **profile: object) -> requests.Response:
-        body = {"sub": "user-1", "email": "alice@example.com", **profile}
-        return self.broker.post_user(self.login_request_id, body)
+        return self.post_user({"sub": "user-1", "email": "alice@example.com", **profile})
 
-    def callback(self, state: str | None = None) -> requests.Response:
-        query = urlencode({"state": self.broker_state if state is None else state})
-        return self.browser.get(
-            f"{self.broker.url}/sso/v1/connections/{DEV_CONNECTION_ID}/partner:callback?{query}",
-            allow_redirects=False,
-            timeout=TIMEOUT,
-        )
+    def post_user(self, body: object, token: str | None = None, **options) -> requests.Response:
+        """The customer backend's profile post for this login request; keeps the callback URL
+        the broker answers with."""
+        response = self.broker.post_user(self.login_request_id, body, token, **options)
+        if response.status_code == 200:
+            self.callback_uri = response.json().get("redirect_uri")
+        return response
+
+    def callback(
+        self, state: str | None = None, browser: requests.Session | None = None
+    ) -> requests.Response:
+        """The browser's return, as the customer side sends it: to the URL the profile post
+        was answered with, else (or when `state` is given) the documented state-only URL."""
+        if state is None and self.callback_uri is not None:
+            url = self.callback_uri
+        else:
+            query = urlencode({"state": self.broker_state if state is None else state})
+            url = (
+                f"{self.broker.url}/sso/v1/connections/{DEV_CONNECTION_ID}/partner:callback?{query}"
+            )
+        return (browser or self.browser).get(url, allow_redirects=False, timeout=TIMEOUT)
 
     def decide(self, decision: str = "approve", csrf: bool = True) -> requests.Response:
         consent_page = self.callback()

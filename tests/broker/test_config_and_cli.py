@@ -37,6 +37,7 @@ def app(tmp_path):
         ({"LOGIN_REQUEST_TTL": 0}, "positive"),
         ({"ENV": "production"}, "MOCK_BROKER_SECRET_KEY"),
         ({"ENV": "staging"}, "development"),
+        ({"CALLBACK_MODE": "off"}, "MOCK_BROKER_CALLBACK_MODE must be one of bound, state-only"),
         (
             {"ENV": "production", "SECRET_KEY": "mock-broker-dev-secret-key-not-for-production"},
             "development default",

@@ -74,14 +74,14 @@ def test_inject_refuses_nonsense(broker, kwargs):
 def test_revoking_m2m_tokens_makes_a_cached_token_get_401(broker):
     flow = broker.start_login()
     token = broker.m2m_token()
-    assert broker.post_user(flow.login_request_id, {"sub": "1", "email": "a@b.c"}, token).ok
+    assert flow.post_user({"sub": "1", "email": "a@b.c"}, token).ok
 
     tokens.revoke_m2m_tokens(broker.app, DEV_M2M_CLIENT_ID)
 
-    response = broker.post_user(flow.login_request_id, {"sub": "1", "email": "a@b.c"}, token)
+    response = flow.post_user({"sub": "1", "email": "a@b.c"}, token)
     assert response.status_code == 401
     broker.forget_m2m_token()  # the shared cached token was revoked too
-    assert broker.post_user(flow.login_request_id, {"sub": "1", "email": "a@b.c"}).ok
+    assert flow.post_user({"sub": "1", "email": "a@b.c"}).ok
 
 
 def test_fault_page_arms_and_clears_faults_with_csrf(broker):

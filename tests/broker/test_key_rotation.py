@@ -92,7 +92,7 @@ def test_activation_signs_with_the_new_key_and_old_tokens_still_verify(broker: B
     # The customer side's cached M2M token, signed by the retired key, keeps working.
     flow = broker.start_login()
     profile = {"sub": "user-1", "email": "alice@example.com"}
-    posted = broker.post_user(flow.login_request_id, profile, token=m2m_before)
+    posted = flow.post_user(profile, token=m2m_before)
     assert posted.status_code == 200, posted.text
 
 

@@ -80,14 +80,34 @@ def _m2m_token_for(broker, client_id: str, secret: str) -> str:
 
 
 def test_minimal_profile_is_accepted(broker, flow):
-    response = broker.post_user(flow.login_request_id, VALID)
+    response = flow.post_user(VALID)
 
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer.pop("auth_request_id") == flow.login_request_id
+    # B12: where to send the browser — this broker's callback, with a one-time value.
+    callback = f"{broker.url}/sso/v1/connections/{DEV_CONNECTION_ID}/partner:callback"
+    assert answer.pop("redirect_uri").startswith(f"{callback}?completion=")
+    assert answer == {}
+
+
+def test_state_only_mode_answers_as_the_documented_contract(broker, flow):
+    with broker.configured(CALLBACK_MODE="state-only"):
+        response = flow.post_user(VALID)
     assert response.status_code == 200
     assert response.json() == {"auth_request_id": flow.login_request_id}
 
 
+def test_b12_each_post_replaces_the_completion_value(broker, flow):
+    first = flow.post_user(VALID).json()["redirect_uri"]
+    second = flow.post_user(VALID).json()["redirect_uri"]
+    assert first != second
+    assert flow.browser.get(first, allow_redirects=False, timeout=10).status_code == 400
+    assert flow.browser.get(second, allow_redirects=False, timeout=10).status_code == 200
+
+
 def test_full_profile_is_accepted_and_stored(broker, flow):
-    assert broker.post_user(flow.login_request_id, FULL).status_code == 200
+    assert flow.post_user(FULL).status_code == 200
 
     with broker.app.app_context():
         stored = database.session().get(LoginRequest, flow.login_request_id)
@@ -96,7 +116,7 @@ def test_full_profile_is_accepted_and_stored(broker, flow):
 
 
 def test_null_optional_fields_mean_not_given(broker, flow):
-    response = broker.post_user(flow.login_request_id, {**VALID, "picture": None, "roles": None})
+    response = flow.post_user({**VALID, "picture": None, "roles": None})
 
     assert response.status_code == 200
     with broker.app.app_context():
@@ -104,8 +124,8 @@ def test_null_optional_fields_mean_not_given(broker, flow):
 
 
 def test_posting_again_before_the_callback_replaces_the_profile(broker, flow):
-    broker.post_user(flow.login_request_id, {**VALID, "email": "first@example.com"})
-    response = broker.post_user(flow.login_request_id, {**VALID, "email": "second@example.com"})
+    flow.post_user({**VALID, "email": "first@example.com"})
+    response = flow.post_user({**VALID, "email": "second@example.com"})
 
     assert response.status_code == 200
     consent = flow.callback()
@@ -198,7 +218,7 @@ def test_b9_expired_token_is_401(broker, flow):
     claims = _m2m_claims(broker, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
     _record(broker, claims)
 
-    response = broker.post_user(flow.login_request_id, VALID, token=_signed(broker, claims))
+    response = flow.post_user(VALID, token=_signed(broker, claims))
 
     _assert_error(response, 401, "invalid_token")
 
@@ -216,7 +236,7 @@ def test_b9_wrong_audience_is_401(broker, flow):
     claims = _m2m_claims(broker, aud=["http://127.0.0.1:5003/mcp"])
     _record(broker, claims)
 
-    response = broker.post_user(flow.login_request_id, VALID, token=_signed(broker, claims))
+    response = flow.post_user(VALID, token=_signed(broker, claims))
 
     _assert_error(response, 401, "invalid_token")
 
@@ -225,7 +245,7 @@ def test_b9_wrong_issuer_is_401(broker, flow):
     claims = _m2m_claims(broker, iss=f"{broker.url}/resources/res_dev_notes")
     _record(broker, claims)
 
-    response = broker.post_user(flow.login_request_id, VALID, token=_signed(broker, claims))
+    response = flow.post_user(VALID, token=_signed(broker, claims))
 
     _assert_error(response, 401, "invalid_token")
 
@@ -255,7 +275,7 @@ def test_b9_hs256_algorithm_confusion_is_401(broker, flow):
     mac = hmac.new(signing_key.as_pem(private=False), signing_input.encode(), "sha256").digest()
     token = f"{signing_input}.{_b64(mac)}"
 
-    response = broker.post_user(flow.login_request_id, VALID, token=token)
+    response = flow.post_user(VALID, token=token)
 
     _assert_error(response, 401, "invalid_token")
 
@@ -295,7 +315,7 @@ def test_b9_another_customers_token_cannot_post_to_this_connection(broker, flow,
     client_id, secret, _ = other_customer
     token = _m2m_token_for(broker, client_id, secret)
 
-    response = broker.post_user(flow.login_request_id, VALID, token=token)
+    response = flow.post_user(VALID, token=token)
 
     _assert_error(response, 401, "invalid_token")
 
@@ -353,7 +373,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("body", "field"), MALFORMED)
 def test_e2_malformed_profile_is_400_naming_the_field(broker, flow, body, field):
-    response = broker.post_user(flow.login_request_id, body)
+    response = flow.post_user(body)
 
     _assert_error(response, 400, "invalid_request", field)
     with broker.app.app_context():  # nothing stored
@@ -416,7 +436,7 @@ def test_e2_non_json_content_type_is_400(broker, flow):
 def test_e2_oversized_body_is_413(broker, flow):
     body = {**VALID, "custom_attributes": {"blob": "x" * 70_000}}
 
-    response = broker.post_user(flow.login_request_id, body)
+    response = flow.post_user(body)
 
     assert response.status_code == 413
     assert response.json()["error"] == "invalid_request"
@@ -426,7 +446,7 @@ def test_e2_oversized_body_is_413(broker, flow):
 
 
 def test_unknown_connection_is_404(broker, flow):
-    response = broker.post_user(flow.login_request_id, VALID, connection_id="conn_unknown")
+    response = flow.post_user(VALID, connection_id="conn_unknown")
 
     _assert_error(response, 404, "not_found")
 
@@ -449,16 +469,16 @@ def test_login_request_of_another_connection_is_404(broker, flow):
         db.commit()
         second_connection = connection.id
 
-    response = broker.post_user(flow.login_request_id, VALID, connection_id=second_connection)
+    response = flow.post_user(VALID, connection_id=second_connection)
 
     _assert_error(response, 404, "not_found")
 
 
 def test_after_the_callback_the_profile_is_final_409(broker, flow):
-    assert broker.post_user(flow.login_request_id, VALID).status_code == 200
+    assert flow.post_user(VALID).status_code == 200
     assert flow.callback().status_code == 200
 
-    response = broker.post_user(flow.login_request_id, {**VALID, "email": "eve@example.com"})
+    response = flow.post_user({**VALID, "email": "eve@example.com"})
 
     _assert_error(response, 409, "login_request_completed")
 
@@ -466,15 +486,15 @@ def test_after_the_callback_the_profile_is_final_409(broker, flow):
 def test_expired_login_request_is_410(broker, flow):
     assert login_requests.expire(broker.app, flow.login_request_id)
 
-    response = broker.post_user(flow.login_request_id, VALID)
+    response = flow.post_user(VALID)
 
     _assert_error(response, 410, "login_request_expired")
 
 
 def test_expired_login_request_with_a_profile_is_410(broker, flow):
-    assert broker.post_user(flow.login_request_id, VALID).status_code == 200
+    assert flow.post_user(VALID).status_code == 200
     login_requests.expire(broker.app, flow.login_request_id)
 
-    response = broker.post_user(flow.login_request_id, VALID)
+    response = flow.post_user(VALID)
 
     _assert_error(response, 410, "login_request_expired")

@@ -1,13 +1,23 @@
 """Security the browser enforces on the customer side's pages (C7): the login page and the
-magic-link confirm page refuse to render in a frame of another origin (clickjacking)."""
+magic-link confirm page refuse to render in a frame of another origin (clickjacking). And a
+forwarded sign-in link, played by two real browsers (B12)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.browser.customer_pages import FramingSite, ask_for_magic_link, start_demo
+from mock_broker.seed import DEV_CONNECTION_ID
+from tests.browser.customer_pages import (
+    FramingSite,
+    ask_for_magic_link,
+    browser_page,
+    check_page,
+    shoot,
+    sign_in_with_password,
+    start_demo,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +56,28 @@ def test_login_and_magic_link_confirm_pages_refuse_to_be_framed(page, stack):
 
     # The refusals above are the only CSP messages of the whole test.
     assert all(FRAME_REFUSAL in message for message in console.csp_violations())
+
+
+def test_b12_a_forwarded_link_stops_at_the_broker_in_the_victims_browser(page, chromium, stack):
+    """The attacker's Chromium starts a demo sign-in and forwards the login link; the victim's
+    Chromium signs in with it and is told, at the broker, that the sign-in was stopped. The
+    attacker's browser, taking the callback with the state it knows, gets no consent page."""
+    attacker, _ = page
+    start_demo(attacker, stack)
+    forwarded = attacker.url
+    state = parse_qs(urlsplit(forwarded).query)["state"][0]
+
+    with browser_page(chromium) as (victim, console):
+        victim.goto(forwarded)
+        sign_in_with_password(victim)
+        victim.wait_for_url(f"{stack.broker.url}/sso/v1/connections/**")
+        heading = victim.get_by_role("heading", name="This sign-in was started in another browser")
+        assert heading.is_visible()
+        assert victim.get_by_role("button", name="Allow").count() == 0
+        check_page(victim, console)
+        shoot(victim, "forwarded-link-stopped")
+
+    callback = f"{stack.broker.url}/sso/v1/connections/{DEV_CONNECTION_ID}/partner:callback"
+    response = attacker.goto(f"{callback}?{urlencode({'state': state})}")
+    assert response.status == 400
+    assert attacker.get_by_role("button", name="Allow").count() == 0
