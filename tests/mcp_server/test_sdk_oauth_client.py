@@ -62,12 +62,10 @@ class HeadlessBrowser:
         login = browser.get(authorization_url, allow_redirects=False, timeout=TIMEOUT)
         assert login.status_code == 302, login.text
         login_query = redirect_query(login)
-        assert broker.post_user(login_query["login_request_id"], ALICE).status_code == 200
-        consent = browser.get(
-            f"{broker.url}/sso/v1/connections/conn_dev/partner:callback",
-            params={"state": login_query["state"]},
-            timeout=TIMEOUT,
-        )
+        posted = broker.post_user(login_query["login_request_id"], ALICE)
+        assert posted.status_code == 200
+        # Back through the callback the broker named, carrying its one-time value (B12).
+        consent = browser.get(posted.json()["redirect_uri"], timeout=TIMEOUT)
         assert consent.status_code == 200, consent.text
         approved = browser.post(
             f"{broker.url}/oauth/consent",
