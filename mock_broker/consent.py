@@ -58,8 +58,8 @@ _STATE_ONLY_REFUSED = (
 _OTHER_BROWSER = (
     "This sign-in was started in a different browser, so it has been stopped and nothing was "
     "shared with the application. If you were signing in, go back to the application and start "
-    "again; it will open this browser. If you did not start a sign-in just now, someone may "
-    "have sent you this link to get access to your account: you can close this page."
+    "again, and finish in the browser it opens. If you did not start a sign-in just now, "
+    "someone may have sent you this link to get access to your account: you can close this page."
 )
 
 
