@@ -71,20 +71,23 @@ def configure(log_format: str) -> None:
     root = logging.getLogger()
     if log_format != "json":
         logging.basicConfig(level=logging.INFO, format=_TEXT_FORMAT)
-        return
-    if not any(handler.name == HANDLER_NAME for handler in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.name = HANDLER_NAME
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    # The development server's request line includes the query string (one-time tokens);
-    # our own access line below replaces it.
+    else:
+        if not any(handler.name == HANDLER_NAME for handler in root.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.name = HANDLER_NAME
+            handler.setFormatter(JsonFormatter())
+            root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    # E1, in both formats: the development server's request line includes the query string
+    # (states, codes, completion values, magic-link tokens) — our own access line below
+    # replaces it; and authlib writes every token it issues at DEBUG, so a root logger turned
+    # to DEBUG while debugging must still not pass those on.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("authlib").setLevel(logging.INFO)
 
 
 def init_app(app: Flask, log_format: str, access_logger: str) -> None:
-    """Give every request an id and, in JSON mode, one access line."""
+    """Give every request an id and one access line (method, path without query, status)."""
     configure(log_format)
     access_log = logging.getLogger(access_logger)
 
@@ -96,20 +99,19 @@ def init_app(app: Flask, log_format: str, access_logger: str) -> None:
     @app.after_request
     def _finish_request(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id() or ""
-        if log_format == "json":
-            started = g.get("request_started")
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": (
-                        round((time.perf_counter() - started) * 1000, 1) if started else None
-                    ),
-                },
-            )
+        started = g.get("request_started")
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": (
+                    round((time.perf_counter() - started) * 1000, 1) if started else None
+                ),
+            },
+        )
         return response
