@@ -116,18 +116,17 @@ def _callback_base() -> str:
 _MAX_URL_LENGTH = 4096
 
 
-# Broker answers that mean the login request itself is gone: retrying cannot help.
-_LOGIN_REQUEST_GONE = {
-    404: login_requests.UnknownLoginRequest,
-    409: login_requests.CompletedLoginRequest,
-    410: login_requests.ExpiredLoginRequest,
-}
+# Broker answers that mean the login request itself is gone: retrying cannot help, so the
+# verdict is remembered and reopening the request says it rather than posting again.
+_LOGIN_REQUEST_GONE = {404: "unknown", 409: "completed", 410: "expired"}
 
 
 def _failure_page(error: broker_client.BrokerError, pending: PendingLoginRequest):
-    gone = _LOGIN_REQUEST_GONE.get(error.status or 0)
-    if isinstance(error, broker_client.BrokerRejected) and gone is not None:
-        raise gone()
+    verdict = _LOGIN_REQUEST_GONE.get(error.status or 0)
+    if isinstance(error, broker_client.BrokerRejected) and verdict is not None:
+        login_requests.close(pending, verdict)
+        db.session().commit()
+        raise login_requests.BROKER_VERDICTS[verdict]()
     return (
         render_template("handoff_failed.html", pending=pending, retryable=error.retryable),
         502,

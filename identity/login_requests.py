@@ -64,6 +64,14 @@ class CompletedLoginRequest(LoginRequestError):
     )
 
 
+#: The broker's final answers about a login request, and what we tell the user afterwards.
+BROKER_VERDICTS: dict[str, type[LoginRequestError]] = {
+    "unknown": UnknownLoginRequest,
+    "completed": CompletedLoginRequest,
+    "expired": ExpiredLoginRequest,
+}
+
+
 @dataclass(frozen=True)
 class LoginRequestParams:
     login_request_id: str
@@ -110,6 +118,8 @@ def remember(params: LoginRequestParams) -> PendingLoginRequest:
         db_session.add(pending)
     elif pending.completed_at is not None:
         raise CompletedLoginRequest()
+    elif pending.broker_verdict is not None:
+        raise BROKER_VERDICTS[pending.broker_verdict]()
     elif pending.state != params.state:
         # The broker never reuses a login request id; a second state for it is not the
         # broker's, and letting it replace the first would let a crafted link break (or
@@ -134,9 +144,16 @@ def load(login_request_id: str) -> PendingLoginRequest:
         raise UnknownLoginRequest()
     if pending.completed_at is not None:
         raise CompletedLoginRequest()
+    if pending.broker_verdict is not None:
+        raise BROKER_VERDICTS[pending.broker_verdict]()
     if pending.expires_at <= utcnow():
         raise ExpiredLoginRequest()
     return pending
+
+
+def close(pending: PendingLoginRequest, verdict: str) -> None:
+    """Remember that the broker refused this login request for good (`BROKER_VERDICTS`)."""
+    pending.broker_verdict = verdict
 
 
 def mark_completed(pending: PendingLoginRequest, user: User) -> bool:

@@ -116,6 +116,9 @@ class PendingLoginRequest(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # What the broker said when it refused the profile for good: `unknown` (404), `completed`
+    # (409) or `expired` (410). Reopening the request then says so instead of posting again.
+    broker_verdict: Mapped[str | None] = mapped_column(String(16))
 
 
 class SignIn(Base):

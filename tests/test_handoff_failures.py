@@ -18,6 +18,7 @@ from mock_broker import faults
 from mock_broker import login_requests as broker_login_requests
 from mock_broker import seed as broker_seed
 from mock_broker import tokens as broker_tokens
+from tests.helpers import csrf_token
 from tests.servers import LiveServer
 
 pytestmark = pytest.mark.integration
@@ -119,3 +120,36 @@ def test_login_request_expired_at_the_broker_says_start_again(stack):
     assert answer.status == 400
     assert "This sign-in request has expired" in answer.text()
     assert "Location" not in answer.response.headers
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [
+        (410, "This sign-in request has expired"),
+        (409, "This sign-in is already complete"),
+        (404, "We can't find this sign-in request"),
+    ],
+)
+def test_the_brokers_final_verdict_is_remembered_not_retried(stack, status, title):
+    """After the broker said 404/409/410 for a login request, reopening it (the login link, or
+    "Continue as" / "Try again") says the same again and never posts the profile again."""
+    browser = stack.browser()
+    authorization = browser.authorize()
+    login = browser.page("GET", authorization.login_url)
+    posts_before = len(failed_posts(stack))
+    faults.inject(stack.broker.app, faults.USER_ENDPOINT, status=status, count=1)
+    answer = browser.sign_in_with_password(login)
+    assert title in answer.text() and "Location" not in answer.response.headers
+
+    reopened = browser.page("GET", authorization.login_url)
+    assert reopened.status >= 400 and title in reopened.text()
+    assert "Continue as" not in reopened.text()
+    login_request_id = parse_qs(urlsplit(authorization.login_url).query)["login_request_id"][0]
+    home = browser.page("GET", f"{stack.idp.url}/")  # signed in: its sign-out form has a token
+    retried = browser.page(
+        "POST",
+        f"{stack.idp.url}/login/continue",
+        data={"login_request_id": login_request_id, "csrf_token": csrf_token(home.response.text)},
+    )
+    assert retried.status >= 400 and title in retried.text()
+    assert len(failed_posts(stack)) == posts_before + 1  # one post, not a second
