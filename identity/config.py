@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "APP_ENV": "production",
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # None → SQLite file in the instance folder
+    # SQLite: seconds a write waits for another writer's lock; past it, a "try again" 503.
+    "DATABASE_BUSY_TIMEOUT": 15.0,
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "PRODUCT_NAME": "Acme Identity",
     # Branding (identity/web.py serves them as CSS variables at /brand.css). The primary
@@ -103,7 +105,12 @@ _INT_KEYS = {
     "SESSION_LIFETIME",
     "MAIL_PORT",
 }
-_FLOAT_KEYS = {"BROKER_CONNECT_TIMEOUT", "BROKER_READ_TIMEOUT", "MAIL_TIMEOUT"}
+_FLOAT_KEYS = {
+    "BROKER_CONNECT_TIMEOUT",
+    "BROKER_READ_TIMEOUT",
+    "MAIL_TIMEOUT",
+    "DATABASE_BUSY_TIMEOUT",
+}
 
 
 class ConfigError(RuntimeError):

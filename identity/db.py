@@ -28,7 +28,7 @@ def default_sqlite_url(app: Flask) -> str:
 def init_app(app: Flask) -> None:
     url = app.config.get("DATABASE_URL") or default_sqlite_url(app)
     app.config["DATABASE_URL"] = url
-    engine = make_engine(url)
+    engine = make_engine(url, float(app.config.get("DATABASE_BUSY_TIMEOUT", 15.0)))
     app.extensions["identity.db"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

@@ -3,7 +3,8 @@
 One place for the choices that must not drift apart between them:
 
 - SQLite (development, tests): WAL, so readers and one writer work at once (threaded servers,
-  several processes); foreign keys on (SQLite leaves them off); a 15 s busy timeout.
+  several processes); foreign keys on (SQLite leaves them off); a busy timeout (15 s unless
+  the app sets another).
 - PostgreSQL (production): `pool_pre_ping`, so a connection the server dropped (restart,
   failover, idle timeout) is replaced instead of failing a sign-in; and libpq's
   `connect_timeout`, without which psycopg waits about two minutes for a host that does not
@@ -26,10 +27,10 @@ def connect_args(url: str) -> dict[str, int]:
     return {"connect_timeout": CONNECT_TIMEOUT}
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout: float = 15.0) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
-    engine = create_engine(url, connect_args={"timeout": 15})
+    engine = create_engine(url, connect_args={"timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:

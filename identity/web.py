@@ -31,6 +31,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from identity import db
@@ -56,6 +57,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(LoginRequestError, _login_request_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -160,6 +162,21 @@ def _http_error(error: HTTPException):
     response.set_data(page)
     response.content_type = "text/html; charset=utf-8"
     return response
+
+
+def _database_unavailable(error: OperationalError):
+    """The database is busy (SQLite's lock held past the busy timeout) or unreachable: nothing
+    of this request was kept, nothing earlier was lost, and trying again will likely work."""
+    current_app.logger.warning(
+        "database unavailable on %s %s (%s)", request.method, request.path, type(error).__name__
+    )
+    db.session().rollback()
+    page, status = _error_page(
+        503,
+        "We're busy right now",
+        "Nothing was lost. Please wait a few seconds and try again.",
+    )
+    return page, status, {"Retry-After": "5"}
 
 
 def _unexpected_error(error: Exception):

@@ -6,6 +6,7 @@ broker process is stopped and started again on the same port, its M2M tokens are
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -153,3 +154,30 @@ def test_the_brokers_final_verdict_is_remembered_not_retried(stack, status, titl
     )
     assert retried.status >= 400 and title in retried.text()
     assert len(failed_posts(stack)) == posts_before + 1  # one post, not a second
+
+
+def test_a_locked_sqlite_database_is_a_503_that_loses_nothing(fresh_stack, tmp_path):
+    """E2: another writer holds SQLite's lock past the busy timeout. The sign-in answers 503
+    with "try again" (never a 500), and once the lock is gone the same login request works.
+    (SQLite whatever TEST_DATABASE says: the lock is SQLite's.)"""
+    path = tmp_path / "locked.sqlite3"
+    stack = fresh_stack(DATABASE_URL=f"sqlite:///{path}", DATABASE_BUSY_TIMEOUT=0.1)
+    browser = stack.browser()
+    authorization = browser.authorize()
+    login = browser.page("GET", authorization.login_url)
+
+    other_writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        other_writer.execute("BEGIN EXCLUSIVE")
+        busy = browser.sign_in_with_password(login)
+    finally:
+        other_writer.execute("ROLLBACK")
+        other_writer.close()
+    assert busy.status == 503, busy.text()
+    assert busy.response.headers["Retry-After"] == "5"
+    assert "Nothing was lost" in busy.text() and "Location" not in busy.response.headers
+
+    login = browser.page("GET", authorization.login_url)  # the pending request is still there
+    assert login.status == 200
+    redirect = browser.approve(browser.follow(browser.sign_in_with_password(login)))
+    assert browser.exchange(redirect["code"][0], authorization.verifier).status_code == 200
