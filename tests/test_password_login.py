@@ -197,3 +197,30 @@ def test_audit_records_failures_without_the_password(app, client):
     assert failed and failed[0].user_id == user.id
     assert failed[0].detail["reason"] == "wrong_password"
     assert all("my secret guess" not in str(event.detail) for event in events)
+
+
+def test_c6_sign_in_moves_the_pending_requests_away_from_the_pre_login_cookie(app, client):
+    """Session fixation: a copy of the browser's cookie from before the sign-in (planted or
+    stolen) no longer names its login requests afterwards: the browser id was renewed."""
+    page = client.get(LOGIN.format(n=1)).get_data(as_text=True)
+    before = client.get_cookie("idp_session").value
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # signed in here
+
+    planted = app.test_client()
+    planted.set_cookie("idp_session", before)
+    answer = planted.post(
+        "/login/continue", data={"csrf_token": csrf_token(page), "login_request_id": "lri_1"}
+    )
+    assert answer.status_code == 400
+    assert "We can&#39;t find this sign-in request" in answer.get_data(as_text=True)
+    # The signed-in browser still has it.
+    assert "Continue as Alice Doe" in client.get(LOGIN.format(n=1)).get_data(as_text=True)
+
+
+def test_c6_a_csrf_token_from_before_the_sign_in_is_refused_after_it(client):
+    """The pre-login session is cleared at sign-in, its CSRF secret with it."""
+    page = client.get(LOGIN.format(n=1)).get_data(as_text=True)
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502
+    stale = client.post("/logout", data={"csrf_token": csrf_token(page)})
+    assert stale.status_code == 400 and "This page has expired" in stale.get_data(as_text=True)
+    assert "Continue as Alice Doe" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
