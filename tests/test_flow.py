@@ -8,7 +8,7 @@ gets an access token that verifies against the broker's JWKS.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from identity import db
 from identity.models import AuditEvent
 from mock_broker import seed as broker_seed
-from tests.helpers import DEMO_EMAIL
+from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +89,51 @@ def test_handoff_redirect_is_built_from_config_and_stored_state(stack):
     assert f"{location.scheme}://{location.netloc}{location.path}" == callback
     sent = parse_qs(urlsplit(authorization.login_url).query)
     assert parse_qs(location.query) == {"state": sent["state"]}
+
+
+def test_c3_a_state_in_the_request_never_reaches_the_callback(stack):
+    """C3: whatever `state` the sign-in request itself carries (query or form), the callback
+    gets the one stored when the broker sent the browser here."""
+    browser = stack.browser()
+    with stack.broker_configured(CALLBACK_MODE="state-only"):
+        authorization = browser.authorize()
+        login = browser.page("GET", authorization.login_url)
+        action, fields = login.form("/login/password/")
+        handed_off = browser.page(
+            "POST",
+            f"{action}?state=forged-state&next=https://evil.example/",
+            data={**fields, "email": DEMO_EMAIL, "password": DEMO_PASSWORD, "state": "forged"},
+        )
+    location = handed_off.response.headers["Location"]
+    sent = parse_qs(urlsplit(authorization.login_url).query)
+    assert parse_qs(urlsplit(location).query) == {"state": sent["state"]}
+    assert location.startswith(stack.broker.url + "/")
+
+
+@pytest.mark.parametrize("pending", [False, True])
+def test_c3_sign_out_follows_no_next_parameter(stack, pending):
+    """C3: sign-out goes home, or back to the pending request's login page; never elsewhere."""
+    browser = stack.browser()
+    authorization = browser.authorize()
+    login = browser.page("GET", authorization.login_url)
+    browser.approve(browser.follow(browser.sign_in_with_password(login)))
+    waiting = browser.authorize()  # a second sign-in, still pending here
+    assert browser.page("GET", waiting.login_url).status == 200
+    home = browser.page("GET", f"{stack.idp.url}/")
+    action, fields = home.form("/logout")
+    lri = parse_qs(urlsplit(waiting.login_url).query)["login_request_id"][0]
+    data = {
+        **fields,
+        "next": "https://evil.example/",
+        **({"login_request_id": lri} if pending else {}),
+    }
+    out = browser.page("POST", f"{action}?next=https://evil.example/", data=data)
+    assert out.status == 303
+    location = urljoin(stack.idp.url + "/", out.response.headers["Location"])
+    assert location.startswith(stack.idp.url + "/")
+    assert "evil" not in location
+    if pending:
+        assert location.startswith(f"{stack.idp.url}/login?login_request_id={lri}&")
 
 
 def test_two_login_requests_pending_in_one_browser_complete_independently(stack):
