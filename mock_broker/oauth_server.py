@@ -312,12 +312,8 @@ class BrokerRefreshTokenGrant(RefreshTokenGrant):
         row = refresh_tokens.find(db, refresh_token)
         if row is None or row.revoked_at is not None:
             return None
-        if not refresh_tokens.is_active(db, row):
-            if row.rotated_at is not None:  # a spent token, outside the grace: a reuse
-                refresh_tokens.revoke_family(db, row)
-                db.commit()
-            return None
-        return row
+        refresh_tokens.refuse_reuse(db, row)  # a spent token: revokes outside the grace (B4)
+        return row if refresh_tokens.is_active(db, row) else None
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -333,7 +329,7 @@ class BrokerRefreshTokenGrant(RefreshTokenGrant):
     def issue_token(self, user: BrokerUser, refresh_token: RefreshToken) -> dict[str, object]:
         db = database.session()
         if not refresh_tokens.spend(db, refresh_token):
-            raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
+            raise InvalidGrantError("The refresh token was already used.")
         client: OAuthClient = self.request.client
         code = refresh_token.authorization_code
         scope = self.request.payload.scope or refresh_token.scope

@@ -37,6 +37,9 @@ def app(tmp_path):
         ({"LOGIN_REQUEST_TTL": 0}, "positive"),
         ({"ENV": "production"}, "MOCK_BROKER_SECRET_KEY"),
         ({"ENV": "staging"}, "development"),
+        ({"REFRESH_REUSE_GRACE": 61}, "MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to 60"),
+        ({"REFRESH_REUSE_GRACE": -1}, "MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to 60"),
+        ({"REFRESH_REUSE_GRACE": "10s"}, "REFRESH_REUSE_GRACE must be a whole number"),
         ({"CALLBACK_MODE": "off"}, "MOCK_BROKER_CALLBACK_MODE must be one of bound, state-only"),
         (
             {"ENV": "production", "SECRET_KEY": "mock-broker-dev-secret-key-not-for-production"},
