@@ -190,6 +190,15 @@ def test_cli_registers_a_customer_resource_and_client(app):
             "res_missing",
         ],
         [
+            "register-client",
+            "--name",
+            "Claude\u202e (official)",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--resource",
+            "res_dev_notes",
+        ],
+        [
             "create-connection",
             "--m2m-client",
             "skc_missing",
@@ -208,7 +217,14 @@ def test_cli_registers_a_customer_resource_and_client(app):
             "conn_dev",
         ],
     ],
-    ids=["http-redirect", "fragment", "unknown-resource", "unknown-m2m-client", "http-resource"],
+    ids=[
+        "http-redirect",
+        "fragment",
+        "unknown-resource",
+        "b14-bidi-name",
+        "unknown-m2m-client",
+        "http-resource",
+    ],
 )
 def test_cli_refuses_bad_registrations(app, args):
     result = app.test_cli_runner().invoke(args=args)
