@@ -42,6 +42,7 @@ from mock_broker import (
     database,
     demo,
     dev_tools,
+    display_text,
     dynamic_registration,
     errors,
     introspection,
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     input_guard.init_app(app)  # NUL in any input: a clear 400, never a database error
     cli.init_app(app)
+    display_text.init_app(app)  # the `shown` filter for client-supplied text (B14)
     app.after_request(add_security_headers)
 
     # Machine-to-machine endpoints authenticate with client credentials or bearer tokens, not

@@ -5,7 +5,9 @@ tokens), response type `code`, client authentication `none`, `client_secret_basi
 `client_secret_post`, and redirect URIs that are https, or plain http on loopback (RFC 8252
 §7.3, MCP authorization), without fragments. `private_key_jwt` (and so `jwks`/`jwks_uri`) is
 refused as unsupported rather than silently downgraded. Metadata the broker does not know is
-ignored, as RFC 7591 §2 requires; what it keeps is returned normalised.
+ignored, as RFC 7591 §2 requires; what it keeps is returned normalised. Every string kept
+may be shown to a person, so none may carry control, bidirectional or invisible format
+characters (B14, `display_text`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from identity.urls import is_loopback_host
+from mock_broker.display_text import refused_character
 from mock_broker.models import Resource
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
@@ -106,6 +109,8 @@ def validate_redirect_uris(value: object) -> list[str]:
 
 def redirect_uri_problem(uri: str) -> str | None:
     """Why `uri` cannot be a redirect URI, or None (RFC 6749 §3.1.2, RFC 9700 §2.6)."""
+    if character := refused_character(uri):  # B14: shown on the consent page (its host)
+        return f"must not contain control or format characters ({character})"
     if len(uri) > MAX_URL or any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
         return "must be a URL of at most 2048 printable characters"
     try:
@@ -128,8 +133,8 @@ def _string(data: dict[str, Any], name: str, max_length: int) -> str:
     value = data[name]
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise _invalid(f"{name} must be a non-empty string of at most {max_length} characters.")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise _invalid(f"{name} must not contain control characters.")
+    if character := refused_character(value):  # B14: bidi, invisible and control characters
+        raise _invalid(f"{name} must not contain control or format characters ({character}).")
     return value
 
 
@@ -139,6 +144,9 @@ def _string_list(data: dict[str, Any], name: str, default: list[str]) -> list[st
         isinstance(item, str) and len(item) <= MAX_STRING for item in value
     ):
         raise _invalid(f"{name} must be a list of strings.")
+    for item in value:
+        if character := refused_character(item):
+            raise _invalid(f"{name} must not contain control or format characters ({character}).")
     return value
 
 

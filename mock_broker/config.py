@@ -29,8 +29,9 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("M2M_TOKEN_TTL", "MOCK_BROKER_M2M_TOKEN_TTL", "3600"),
     # A refresh token unused this long expires (RFC 9700 §4.14.2: inactivity expiry).
     ("REFRESH_TOKEN_TTL", "MOCK_BROKER_REFRESH_TOKEN_TTL", str(30 * 24 * 3600)),
-    # Seconds after a rotation during which the old refresh token may be presented again
-    # (concurrent refreshes) without revoking its family; 0 turns the grace off (B4).
+    # Seconds after a rotation during which the old refresh token, presented again (a
+    # concurrent refresh), is refused without revoking its family; 0 turns the grace off
+    # (B4, B15; at most MAX_REFRESH_REUSE_GRACE).
     ("REFRESH_REUSE_GRACE", "MOCK_BROKER_REFRESH_REUSE_GRACE", "10"),
     # How the browser's return through the callback is checked (B12). `bound`: the request is
     # bound to the browser that called /oauth/authorize, and the profile post's answer names
@@ -96,7 +97,10 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise ConfigError("REFRESH_REUSE_GRACE must be a whole number of seconds.") from None
     if not 0 <= config["REFRESH_REUSE_GRACE"] <= MAX_REFRESH_REUSE_GRACE:
-        raise ConfigError(f"REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds.")
+        raise ConfigError(
+            f"MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds "
+            "(B15: a longer window leaves a stolen, rotated refresh token unpunished longer)."
+        )
     if config["CALLBACK_MODE"] not in CALLBACK_MODES:
         raise ConfigError(f"MOCK_BROKER_CALLBACK_MODE must be one of {', '.join(CALLBACK_MODES)}.")
     if config["CIMD_CACHE_MIN"] > config["CIMD_CACHE_MAX"]:

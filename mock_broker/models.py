@@ -151,6 +151,11 @@ class OAuthClient(Base, ClientMixin):
             raise LookupError("no resource bound to this client for the current request")
         return resource
 
+    @property
+    def self_registered(self) -> bool:
+        """Registered by the client itself (DCR, CIMD): its name is its own claim (B14)."""
+        return self.registration_method in (RegistrationMethod.DCR, RegistrationMethod.CIMD)
+
     def get_client_id(self) -> str:
         return self.id
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -49,6 +49,7 @@ from flask import Flask, Response, current_app, g
 from sqlalchemy import select, update
 
 from identity.pkce import S256CodeChallenge
+from identity.urls import is_loopback_host
 from mock_broker import database, faults, metadata_documents, refresh_tokens, tokens
 from mock_broker.identifiers import secret_hash
 from mock_broker.models import (
@@ -60,6 +61,7 @@ from mock_broker.models import (
     M2MClient,
     OAuthClient,
     RefreshToken,
+    RegistrationMethod,
 )
 from mock_broker.resources import find_resource, issuer_for
 
@@ -173,6 +175,7 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
                 raise InvalidRequestError("Missing 'redirect_uri' in request.")
         self._bind_resource(request, client)
         g.oauth_issuer = issuer_for(client.active_resource.id)
+        g.oauth_redirect_vetted = redirect_is_vetted(client, redirect_uri)
         return redirect_uri
 
     def _bind_resource(self, request: OAuth2Request, client: OAuthClient) -> None:
@@ -312,12 +315,8 @@ class BrokerRefreshTokenGrant(RefreshTokenGrant):
         row = refresh_tokens.find(db, refresh_token)
         if row is None or row.revoked_at is not None:
             return None
-        if not refresh_tokens.is_active(db, row):
-            if row.rotated_at is not None:  # a spent token, outside the grace: a reuse
-                refresh_tokens.revoke_family(db, row)
-                db.commit()
-            return None
-        return row
+        refresh_tokens.refuse_reuse(db, row)  # a spent token: revokes outside the grace (B4)
+        return row if refresh_tokens.is_active(db, row) else None
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -333,7 +332,7 @@ class BrokerRefreshTokenGrant(RefreshTokenGrant):
     def issue_token(self, user: BrokerUser, refresh_token: RefreshToken) -> dict[str, object]:
         db = database.session()
         if not refresh_tokens.spend(db, refresh_token):
-            raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
+            raise InvalidGrantError("The refresh token was already used.")
         client: OAuthClient = self.request.client
         code = refresh_token.authorization_code
         scope = self.request.payload.scope or refresh_token.scope
@@ -383,6 +382,25 @@ class BrokerAuthorizationServer(AuthorizationServer):
         response = self.handle_error_response(request, error)
         self.issuer_parameter.add_issuer_parameter(self, response)
         return response
+
+
+#: Clients whose redirect URIs an operator registered (seed data, the CLI): vetted by a person.
+_VETTED_REGISTRATIONS = (RegistrationMethod.SEEDED, RegistrationMethod.CLI)
+
+
+def redirect_is_vetted(client: OAuthClient, redirect_uri: str) -> bool:
+    """May an error found before the user interacted be redirected here automatically? (B13)
+
+    RFC 9700 §4.11.2: not to a redirect URI nobody vetted, or the broker is an open redirector
+    for anyone who registers `https://evil.example/landing` (registration is open) and sends
+    a bad `scope`. Vetted are an operator's registrations, and loopback redirects (RFC 8252
+    §7.3): they land on the user's own machine. A DCR client's URIs and a CIMD client's (its
+    document is the client's own assertion) are not, whatever their scheme.
+    """
+    if client.registration_method in _VETTED_REGISTRATIONS:
+        return True
+    parts = urlsplit(redirect_uri)
+    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")
 
 
 def _query_client(client_id: str) -> OAuthClient | M2MClient | None:

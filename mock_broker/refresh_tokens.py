@@ -11,14 +11,16 @@ the client, user, scope and resource of the grant (one authorization code) it be
   §6) even when the request narrowed the access token's scope.
 - Reuse of a spent token means two parties hold it, so the whole family — every refresh and
   access token of the grant — is revoked (RFC 9700 §4.14.2).
-- **Grace window** (`REFRESH_REUSE_GRACE`, default 10 s, 0 to turn off): a token presented
-  again within that many seconds of its rotation gets a *fresh pair in the same family* (a new
-  access token and a new refresh token), and the successor issued the first time stays valid.
-  Two copies of one client refreshing at once (a restart, two tabs) therefore both keep
-  working, instead of the loser killing the winner's tokens (fastmcp#4901, HQBase#41). The
-  broker cannot hand out the first successor again, because it keeps only hashes. The cost:
-  someone who steals a token and uses it within seconds of its rotation also gets a pair —
-  which is why the window is short and bounded (at most 60 s).
+- **Grace window** (`REFRESH_REUSE_GRACE`, default 10 s, 0 to turn off, at most 60 s —
+  config refuses more): a token presented again within that many seconds of its rotation is
+  refused with `invalid_grant` *without* revoking the family (B15). Two copies of one client
+  refreshing at once (a restart, two tabs) therefore do not kill the winner's tokens
+  (fastmcp#4901, HQBase#41), and the loser never gets a pair of its own: one rotation yields
+  exactly one successor. (Auth0/Okta-style "leeway" hands the loser the *same* successor;
+  the broker keeps only hashes, so that would mean storing successors encrypted — a key to
+  manage for a case the client recovers from by re-reading its stored token.) After the
+  window, a reuse revokes the family. The conditional update in `spend` makes "first use"
+  atomic, so two concurrent requests cannot both rotate one token.
 - Inactivity expiry (`REFRESH_TOKEN_TTL`, default 30 days): each token expires that long after
   it was issued, and every use issues a new one, so only a grant left unused expires.
 """
@@ -72,24 +74,40 @@ def find(db: Session, token: str) -> RefreshToken | None:
 
 
 def is_active(db: Session, row: RefreshToken) -> bool:
-    """Not revoked, not expired, not spent (outside the grace), from a code never replayed."""
-    now = database.utcnow()
-    if row.revoked_at is not None or now >= row.expires_at:
+    """Not revoked, not expired, never rotated, from a code never replayed.
+
+    A rotated token is never active, not even within the grace window: the grace only spares
+    its family, it does not make the spent token usable (B15).
+    """
+    if row.revoked_at is not None or row.rotated_at is not None:
         return False
-    if row.rotated_at is not None and not _within_grace(row, now):
+    if database.utcnow() >= row.expires_at:
         return False
     code = db.get(AuthorizationCode, row.authorization_code_id)
     return code is not None and code.replayed_at is None
 
 
-def spend(db: Session, row: RefreshToken) -> bool:
-    """Spend `row` for one refresh; False (and the family revoked) when it is a reuse.
+def refuse_reuse(db: Session, row: RefreshToken) -> None:
+    """`row` was presented although already rotated: outside the grace, revoke its family.
 
-    One conditional update spends a fresh token, so two concurrent uses cannot both count as
-    the first. A token already spent is accepted only within the grace window; outside it, the
-    reuse revokes the family and is committed at once (the caller then refuses the request).
+    Within the grace window nothing changes (the caller refuses the request all the same), so a
+    concurrent copy of the client does not revoke the successor the winner just received (B15).
+    A reuse outside it means two parties hold the token (RFC 9700 §4.14.2): the revocation is
+    committed at once, because the caller then fails the request.
     """
-    now = database.utcnow()
+    if row.rotated_at is None or _within_grace(row, database.utcnow()):
+        return
+    revoke_family(db, row)
+    db.commit()
+
+
+def spend(db: Session, row: RefreshToken) -> bool:
+    """Spend `row` for one refresh; False when another request spent it first.
+
+    One conditional update spends a fresh token, so of two concurrent uses exactly one wins
+    (on PostgreSQL the loser's update waits for the winner's commit, then matches no row). The
+    loser is a reuse like any other: refused, and the family revoked only outside the grace.
+    """
     spent = db.execute(
         update(RefreshToken)
         .where(
@@ -97,15 +115,12 @@ def spend(db: Session, row: RefreshToken) -> bool:
             RefreshToken.rotated_at.is_(None),
             RefreshToken.revoked_at.is_(None),
         )
-        .values(rotated_at=now)
+        .values(rotated_at=database.utcnow())
     )
     if spent.rowcount == 1:
         return True
     db.refresh(row)
-    if row.revoked_at is None and row.rotated_at is not None and _within_grace(row, now):
-        return True
-    revoke_family(db, row)
-    db.commit()
+    refuse_reuse(db, row)
     return False
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from identity.urls import is_loopback_host
+from mock_broker.display_text import refused_character
 from mock_broker.identifiers import new_id, new_secret, secret_hash
 from mock_broker.models import (
     Connection,
@@ -96,7 +97,9 @@ def register_client(
         raise RegistrationError(f"auth method must be one of {', '.join(CLIENT_AUTH_METHODS)}.")
     if not redirect_uris:
         raise RegistrationError("At least one redirect URI is required.")
+    _require_plain_text(name, "client name")
     for uri in redirect_uris:
+        _require_plain_text(uri, "redirect URI")
         _require_web_url(uri, "redirect URI")
         if urlsplit(uri).fragment:
             raise RegistrationError("A redirect URI must not have a fragment (RFC 6749 §3.1.2).")
@@ -137,3 +140,11 @@ def _require_web_url(url: str, what: str) -> None:
         raise RegistrationError(f"The {what} must be an absolute http(s) URL.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise RegistrationError(f"The {what} must use https unless it is on loopback.")
+
+
+def _require_plain_text(text: str, what: str) -> None:
+    """Shown on the consent page: no control, bidirectional or invisible characters (B14)."""
+    if character := refused_character(text):
+        raise RegistrationError(
+            f"The {what} must not contain control or format characters ({character})."
+        )

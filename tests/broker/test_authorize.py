@@ -2,7 +2,8 @@
 
 Errors found before the redirect URI is trusted are shown to the user (400 page, never a
 redirect to an unchecked URL); errors after it go back to the client with `error`, `state` and
-`iss` (RFC 6749 §4.1.2.1, RFC 9207, B6).
+`iss` (RFC 6749 §4.1.2.1, RFC 9207, B6) — when its redirect URI is vetted, that is seeded or
+operator-registered, or loopback; a self-registered https one gets the page too (B13).
 """
 
 from __future__ import annotations
@@ -248,3 +249,78 @@ def test_b2_port_variance_is_only_for_loopback(broker):
     )
 
     _assert_error_page(response, "invalid_request")
+
+
+# B13: errors found before the user interacted are redirected only to a vetted redirect URI.
+# The seeded (operator-registered) client keeps them: test_b6_errors_after_the_redirect_uri_…
+_PRE_INTERACTION_ERRORS = [
+    ({"scope": "bogus"}, "invalid_scope"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
+    ({"code_challenge_method": "plain"}, "invalid_request"),
+    ({"code_challenge": "too-short"}, "invalid_request"),
+    ({"resource": "https://other.example/mcp"}, "invalid_target"),
+]
+_PRE_INTERACTION_IDS = ["scope", "response-type", "no-pkce", "plain-pkce", "bad-pkce", "resource"]
+
+
+def _register_dcr_client(broker, redirect_uri: str) -> str:
+    """Register through the open DCR endpoint, as anyone on the internet can."""
+    response = requests.post(
+        f"{broker.url}/api/v1/resources/{DEV_RESOURCE_ID}/clients:register",
+        json={"client_name": "Landing", "redirect_uris": [redirect_uri]},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["client_id"]
+
+
+@pytest.fixture(scope="module")
+def evil_client(broker) -> str:
+    return _register_dcr_client(broker, "https://evil.example/landing")
+
+
+@pytest.fixture(scope="module")
+def loopback_dcr_client(broker) -> str:
+    return _register_dcr_client(broker, "http://127.0.0.1:6274/oauth/callback")
+
+
+@pytest.mark.parametrize(("overrides", "error"), _PRE_INTERACTION_ERRORS, ids=_PRE_INTERACTION_IDS)
+def test_b13_a_self_registered_https_redirect_gets_no_error_redirect(
+    broker, evil_client, overrides, error
+):
+    response = broker.authorize(
+        client_id=evil_client, redirect_uri="https://evil.example/landing", **overrides
+    )
+
+    _assert_error_page(response, error)
+    assert "evil.example" not in response.text  # no link to the unvetted URI either
+    assert "http-equiv" not in response.text.lower()  # and no meta refresh
+
+
+@pytest.mark.parametrize(("overrides", "error"), _PRE_INTERACTION_ERRORS, ids=_PRE_INTERACTION_IDS)
+def test_b13_a_self_registered_loopback_redirect_keeps_error_redirects(
+    broker, loopback_dcr_client, overrides, error
+):
+    params = broker.authorize_params(**overrides)
+    redirect_uri = "http://127.0.0.1:6274/oauth/callback"
+    response = broker.authorize(
+        client_id=loopback_dcr_client, redirect_uri=redirect_uri, state=params["state"], **overrides
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(redirect_uri + "?")
+    query = redirect_query(response)
+    assert (query["error"], query["state"], query["iss"]) == (error, params["state"], broker.issuer)
+
+
+def test_b13_a_denial_after_consent_still_goes_to_a_self_registered_client(broker, evil_client):
+    """After the user interacted, the error is the client's to hear (RFC 9700 §4.11.2)."""
+    flow = broker.start_login(client_id=evil_client, redirect_uri="https://evil.example/landing")
+    assert flow.post_profile().status_code == 200
+
+    denied = flow.decide("deny")
+
+    assert denied.status_code == 302
+    assert denied.headers["Location"].startswith("https://evil.example/landing?")
+    assert redirect_query(denied)["error"] == "access_denied"

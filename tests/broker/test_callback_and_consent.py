@@ -6,8 +6,8 @@ import pytest
 import requests
 
 from mock_broker import database, login_requests
-from mock_broker.models import BrokerUser, LoginRequest
-from mock_broker.seed import DEV_CONNECTION_ID
+from mock_broker.models import BrokerUser, LoginRequest, OAuthClient, RegistrationMethod
+from mock_broker.seed import DEV_CONNECTION_ID, DEV_RESOURCE_ID
 from tests.broker.flows import TIMEOUT, csrf_token, redirect_query
 
 
@@ -223,3 +223,37 @@ def test_two_sign_ins_in_one_browser_do_not_interfere(broker):
 
     assert first.submit_consent(first_page.text, "approve").status_code == 302
     assert second.submit_consent(second_page.text, "approve").status_code == 302
+
+
+def test_b14_the_seeded_client_is_not_marked_as_self_named(broker, flow):
+    assert flow.post_profile().status_code == 200
+
+    assert "name given by the application itself" not in flow.callback().text
+
+
+def test_b14_a_stored_name_is_shown_without_spoofing_characters(broker):
+    """Defence in depth for rows stored before registration refused them."""
+    with broker.app.app_context():
+        db = database.session()
+        db.add(
+            OAuthClient(
+                id="spoofed_client",
+                name="Claude\u202e\u200b (official)\u2066",
+                redirect_uris=["https://app.example/c\u200bb"],
+                grant_types=["authorization_code"],
+                token_endpoint_auth_method="none",
+                resource_id=DEV_RESOURCE_ID,
+                registration_method=RegistrationMethod.DCR,
+            )
+        )
+        db.commit()
+    flow = broker.start_login(
+        client_id="spoofed_client", redirect_uri="https://app.example/c\u200bb"
+    )
+    assert flow.post_profile().status_code == 200
+
+    page = flow.callback().text
+
+    assert "<strong>Claude (official)</strong>" in page
+    assert "<code>app.example</code>" in page
+    assert not any(c in page for c in "\u202e\u200b\u2066")

@@ -344,3 +344,36 @@ def test_b7_a_failing_document_at_the_token_endpoint_is_invalid_client(broker, c
 
     assert response.status_code in (400, 401)
     assert response.json()["error"] == "invalid_client"
+
+
+def test_b13_a_cimd_client_gets_error_redirects_only_to_a_loopback_uri(broker, cimd):
+    """The document is the client's own assertion: its https redirect URIs are not vetted."""
+    https_uri = "https://agent.example/callback"
+    url = cimd.serve_document(_path(), redirect_uris=[https_uri, REDIRECT_URI])
+
+    to_https = _authorize(broker, url, redirect_uri=https_uri, scope="bogus")
+    to_loopback = _authorize(broker, url, scope="bogus")
+
+    assert to_https.status_code == 400, to_https.headers.get("Location")
+    assert "Location" not in to_https.headers
+    assert "invalid_scope" in to_https.text
+    assert to_loopback.status_code == 302
+    assert redirect_query(to_loopback)["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"client_name": "Claude\u202e (official)"}, "client_name"),
+        ({"client_name": "Claude\ud800"}, "client_name"),
+        ({"client_uri": "https://agent\u200b.example"}, "client_uri"),
+        ({"redirect_uris": ["http://127.0.0.1:7777/c\ufeffallback"]}, "redirect URI"),
+    ],
+    ids=["rlo-name", "lone-surrogate-name", "zwsp-uri", "bom-redirect"],
+)
+def test_b14_a_document_with_spoofing_characters_is_refused(broker, cimd, fields, field):
+    url = cimd.serve_document(_path(), **fields)
+
+    _assert_refused(_authorize(broker, url), field)
+    with broker.app.app_context():
+        assert database.session().get(OAuthClient, url) is None  # nothing stored

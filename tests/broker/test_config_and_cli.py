@@ -37,6 +37,9 @@ def app(tmp_path):
         ({"LOGIN_REQUEST_TTL": 0}, "positive"),
         ({"ENV": "production"}, "MOCK_BROKER_SECRET_KEY"),
         ({"ENV": "staging"}, "development"),
+        ({"REFRESH_REUSE_GRACE": 61}, "MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to 60"),
+        ({"REFRESH_REUSE_GRACE": -1}, "MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to 60"),
+        ({"REFRESH_REUSE_GRACE": "10s"}, "REFRESH_REUSE_GRACE must be a whole number"),
         ({"CALLBACK_MODE": "off"}, "MOCK_BROKER_CALLBACK_MODE must be one of bound, state-only"),
         (
             {"ENV": "production", "SECRET_KEY": "mock-broker-dev-secret-key-not-for-production"},
@@ -187,6 +190,15 @@ def test_cli_registers_a_customer_resource_and_client(app):
             "res_missing",
         ],
         [
+            "register-client",
+            "--name",
+            "Claude\u202e (official)",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--resource",
+            "res_dev_notes",
+        ],
+        [
             "create-connection",
             "--m2m-client",
             "skc_missing",
@@ -205,7 +217,14 @@ def test_cli_registers_a_customer_resource_and_client(app):
             "conn_dev",
         ],
     ],
-    ids=["http-redirect", "fragment", "unknown-resource", "unknown-m2m-client", "http-resource"],
+    ids=[
+        "http-redirect",
+        "fragment",
+        "unknown-resource",
+        "b14-bidi-name",
+        "unknown-m2m-client",
+        "http-resource",
+    ],
 )
 def test_cli_refuses_bad_registrations(app, args):
     result = app.test_cli_runner().invoke(args=args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
 from mock_broker import database
 from mock_broker.models import LoginRequest, OAuthClient
@@ -229,3 +230,62 @@ def test_b10_cors_on_registration_including_preflight(broker):
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "MCP-Protocol-Version" in preflight.headers["Access-Control-Allow-Headers"]
     assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+# B14: characters that make a shown string lie about what it says, one of each class.
+_SPOOFING = {
+    "rlo": "\u202e",  # RIGHT-TO-LEFT OVERRIDE (U+202A to U+202E: embeddings and overrides)
+    "rli": "\u2067",  # RIGHT-TO-LEFT ISOLATE (U+2066 to U+2069)
+    "zwsp": "\u200b",  # ZERO WIDTH SPACE (U+200B to U+200F)
+    "word-joiner": "\u2060",  # U+2060 to U+2064
+    "bom": "\ufeff",  # ZERO WIDTH NO-BREAK SPACE
+    "bell": "\u0007",  # C0 control
+    "nel": "\u0085",  # C1 control
+    "line-separator": "\u2028",
+    "lone-surrogate": "\ud800",  # valid JSON ("\\ud800"), not storable text: was a 500
+}
+_SHOWN_FIELDS = {
+    "client_name": lambda c: {"client_name": f"Claude{c} (official)"},
+    "redirect_uris": lambda c: {"redirect_uris": [f"https://app.example/c{c}b"]},
+    "client_uri": lambda c: {"client_uri": f"https://app{c}.example"},
+    "logo_uri": lambda c: {"logo_uri": f"https://app.example/logo{c}.png"},
+    "tos_uri": lambda c: {"tos_uri": f"https://app.example/tos{c}"},
+    "policy_uri": lambda c: {"policy_uri": f"https://app.example/policy{c}"},
+    "software_id": lambda c: {"software_id": f"agent{c}"},
+    "contacts": lambda c: {"contacts": [f"ops{c}@app.example"]},
+}
+
+
+def _client_count(broker) -> int:
+    with broker.app.app_context():
+        return database.session().scalar(select(func.count()).select_from(OAuthClient))
+
+
+@pytest.mark.parametrize("character", _SPOOFING.values(), ids=_SPOOFING.keys())
+@pytest.mark.parametrize("field", _SHOWN_FIELDS)
+def test_b14_spoofing_characters_are_refused_and_nothing_is_stored(broker, field, character):
+    before = _client_count(broker)
+
+    response = _register(broker, _metadata(**_SHOWN_FIELDS[field](character)))
+
+    assert response.status_code == 400, response.text
+    body = response.json()
+    expected = "invalid_redirect_uri" if field == "redirect_uris" else "invalid_client_metadata"
+    assert body["error"] == expected
+    assert f"U+{ord(character):04X}" in body["error_description"]
+    if field != "redirect_uris":
+        assert body["error_description"].startswith(field)  # names the field
+    assert _client_count(broker) == before
+
+
+def test_b14_a_self_registered_client_is_marked_on_the_consent_page(broker):
+    body = _register(broker, _metadata(client_name="Claude (official)")).json()
+    flow = broker.start_login(
+        client_id=body["client_id"], redirect_uri="http://127.0.0.1:6274/oauth/callback"
+    )
+    assert flow.post_profile().status_code == 200
+
+    page = flow.callback().text
+
+    assert "Claude (official)</strong>" in page
+    assert 'Claude (official) <span class="muted">(name given by the application itself)' in page

@@ -1,19 +1,25 @@
 """Refresh tokens (B4): only with offline_access, rotated, reuse revokes the family, the grace
-window, scope narrowing, RFC 8707 `resource` on refresh (B5), inactivity expiry."""
+window (B15), scope narrowing, RFC 8707 `resource` on refresh (B5), inactivity expiry."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+import requests
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from mock_broker import database, tokens
 from mock_broker.identifiers import secret_hash
-from mock_broker.models import RefreshToken
-from mock_broker.registration import register_client
+from mock_broker.models import IssuedToken, RefreshToken
+from mock_broker.registration import create_resource_server_client, register_client
 from mock_broker.seed import DEV_MCP_SERVER_URL, DEV_RESOURCE_ID
-from tests.broker.flows import redirect_query
+from tests import databases
+from tests.broker.flows import Broker, live_broker, redirect_query
+from tests.broker.test_consent_memory import wait_until_a_backend_waits_for_a_lock
 
 
 def _jti(broker, access_token: str) -> str:
@@ -109,18 +115,70 @@ def test_b4_reuse_after_the_grace_window_revokes_the_family(broker):
     assert not tokens.token_is_active(broker.app, _jti(broker, second["access_token"]))
 
 
-def test_b4_reuse_within_the_grace_window_gets_a_fresh_pair_in_the_family(broker):
+def test_b15_replays_within_the_grace_window_mint_nothing(broker, introspector):
+    """The review's attack: one rotated token replayed 20 times inside the window returned 20
+    working refresh tokens. Now each replay is refused, and the one successor keeps working."""
     first = broker.tokens()
     second = broker.refresh(first["refresh_token"]).json()
 
-    again = broker.refresh(first["refresh_token"])  # a concurrent copy of the client
+    replays = [broker.refresh(first["refresh_token"]) for _ in range(20)]
 
-    assert again.status_code == 200, again.text
-    third = again.json()
-    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
-    # both successors keep working: the racing copies do not revoke each other
+    assert [r.status_code for r in replays] == [400] * 20
+    assert {r.json()["error"] for r in replays} == {"invalid_grant"}
+    assert not any("refresh_token" in r.json() or "access_token" in r.json() for r in replays)
+    # exactly one successor exists in the family, and it (and its access token) still works
+    assert _family_size(broker, first["refresh_token"]) == (2, 2)
+    assert not _introspect(broker, first["refresh_token"], introspector)["active"]
+    assert _introspect(broker, second["refresh_token"], introspector)["active"]
+    assert _introspect(broker, second["access_token"], introspector)["active"]
     assert broker.refresh(second["refresh_token"]).status_code == 200
-    assert broker.refresh(third["refresh_token"]).status_code == 200
+
+
+def test_b15_a_replay_after_the_window_revokes_the_successor_too(broker, introspector):
+    first = broker.tokens()
+    second = broker.refresh(first["refresh_token"]).json()
+    assert broker.refresh(first["refresh_token"]).status_code == 400  # inside: spared
+    _age_rotation(broker, first["refresh_token"], 11)
+
+    assert broker.refresh(first["refresh_token"]).json()["error"] == "invalid_grant"
+
+    for token in (second["refresh_token"], second["access_token"], first["access_token"]):
+        assert not _introspect(broker, token, introspector)["active"]
+    assert broker.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def _introspect(broker, token: str, credentials: tuple[str, str]) -> dict:
+    response = broker.post_form("/oauth/introspect", {"token": token}, auth=credentials)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _family_size(broker, refresh_token: str) -> tuple[int, int]:
+    """(refresh tokens, access tokens) issued for the grant `refresh_token` belongs to."""
+    with broker.app.app_context():
+        db = database.session()
+        code_id = db.scalar(
+            select(RefreshToken.authorization_code_id).where(
+                RefreshToken.token_hash == secret_hash(refresh_token)
+            )
+        )
+        refresh = select(func.count()).where(RefreshToken.authorization_code_id == code_id)
+        access = select(func.count()).where(IssuedToken.authorization_code_id == code_id)
+        return db.scalar(refresh), db.scalar(access)
+
+
+def _introspector(broker: Broker) -> tuple[str, str]:
+    """Resource-server credentials of the demo resource, to ask /oauth/introspect."""
+    with broker.app.app_context():
+        db = database.session()
+        client, secret = create_resource_server_client(db, "Refresh tests", DEV_RESOURCE_ID)
+        db.commit()
+        return client.id, secret
+
+
+@pytest.fixture(scope="module")
+def introspector(broker) -> tuple[str, str]:
+    return _introspector(broker)
 
 
 def test_b4_no_grace_when_the_window_is_zero(broker):
@@ -272,3 +330,55 @@ def test_refresh_keeps_the_users_claims(broker):
     assert claims["custom_claims"] == {"plan": "pro"}
     assert claims["aud"] == [DEV_MCP_SERVER_URL, DEV_RESOURCE_ID]
     assert claims["iss"] == broker.issuer
+
+
+@pytest.fixture(scope="module")
+def broker_on_postgresql() -> Iterator[Broker]:
+    """A broker on PostgreSQL whatever TEST_DATABASE says: the race needs one transaction to
+    wait on another's uncommitted row update (SQLite locks the whole file)."""
+    with live_broker(databases.postgresql_url()) as running:
+        yield running
+
+
+def test_b15_two_refreshes_at_once_yield_one_pair(broker_on_postgresql):
+    """The first refresh has spent the token and not committed yet when the second arrives:
+    the second must wait, then lose — no second live pair, and no revocation of the first's."""
+    broker = broker_on_postgresql
+    credentials = _introspector(broker)
+    first = broker.tokens()
+    engine = broker.app.extensions["mock_broker.db"].kw["bind"]
+
+    with Session(engine) as winner:
+        winner.execute(  # exactly what refresh_tokens.spend does for the first request
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == secret_hash(first["refresh_token"]),
+                RefreshToken.rotated_at.is_(None),
+            )
+            .values(rotated_at=database.utcnow())
+        )
+        loser: list[requests.Response] = []
+        thread = threading.Thread(
+            target=lambda: loser.append(broker.refresh(first["refresh_token"]))
+        )
+        thread.start()
+        wait_until_a_backend_waits_for_a_lock(engine)
+        winner.commit()
+    thread.join(timeout=30)
+
+    [response] = loser
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_grant"
+    assert _family_size(broker, first["refresh_token"]) == (1, 1)  # the loser minted nothing
+    assert _introspect(broker, first["access_token"], credentials)["active"]  # nor revoked
+
+
+def test_b15_two_refreshes_in_a_row_yield_one_pair(broker, introspector):
+    """The same race, sequential (both databases): the second use within the window loses."""
+    first = broker.tokens()
+
+    winner, loser = broker.refresh(first["refresh_token"]), broker.refresh(first["refresh_token"])
+
+    assert winner.status_code == 200 and loser.status_code == 400
+    assert _family_size(broker, first["refresh_token"]) == (2, 2)
+    assert _introspect(broker, winner.json()["refresh_token"], introspector)["active"]
