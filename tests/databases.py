@@ -14,10 +14,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from tests.mail_sink import free_port
@@ -129,3 +131,21 @@ def dispose(app) -> None:
     for extension in list(app.extensions.values()):
         if isinstance(extension, sessionmaker):
             extension.kw["bind"].dispose()
+
+
+def wait_until_a_backend_waits_for_a_lock(engine, timeout: float = 10.0) -> None:
+    """Poll pg_stat_activity until another session of this database is blocked on a lock."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while True:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            connection.rollback()  # a fresh snapshot of the view on the next poll
+            if waiting:
+                return
+            assert time.monotonic() < deadline, "no session ever waited for a lock"
+            time.sleep(0.01)  # poll interval of the server's view, not a wait for an outcome

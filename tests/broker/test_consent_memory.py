@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
-from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -155,7 +153,7 @@ def test_two_approvals_finishing_at_once_both_count(broker_on_postgresql):
 
         thread = threading.Thread(target=second_tab)
         thread.start()
-        wait_until_a_backend_waits_for_a_lock(engine)
+        databases.wait_until_a_backend_waits_for_a_lock(engine)
         first_tab.commit()
     thread.join(timeout=30)
 
@@ -163,21 +161,3 @@ def test_two_approvals_finishing_at_once_both_count(broker_on_postgresql):
     with broker.app.app_context():
         [grant] = consent_memory.all_grants(database.session())
         assert sorted(grant.scope.split()) == ["notes:read", "notes:write"]
-
-
-def wait_until_a_backend_waits_for_a_lock(engine, timeout: float = 10.0) -> None:
-    """Poll pg_stat_activity until another session of this database is blocked on a lock."""
-    deadline = time.monotonic() + timeout
-    with engine.connect() as connection:
-        while True:
-            waiting = connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            connection.rollback()  # a fresh snapshot of the view on the next poll
-            if waiting:
-                return
-            assert time.monotonic() < deadline, "the second approval never waited"
-            time.sleep(0.01)  # poll interval of the server's view, not a wait for an outcome

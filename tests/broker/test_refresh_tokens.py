@@ -19,7 +19,7 @@ from mock_broker.registration import create_resource_server_client, register_cli
 from mock_broker.seed import DEV_MCP_SERVER_URL, DEV_RESOURCE_ID
 from tests import databases
 from tests.broker.flows import Broker, live_broker, redirect_query
-from tests.broker.test_consent_memory import wait_until_a_backend_waits_for_a_lock
+from tests.databases import wait_until_a_backend_waits_for_a_lock
 
 
 def _jti(broker, access_token: str) -> str:
