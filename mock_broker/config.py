@@ -32,6 +32,8 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     # Seconds after a rotation during which the old refresh token may be presented again
     # (concurrent refreshes) without revoking its family; 0 turns the grace off (B4).
     ("REFRESH_REUSE_GRACE", "MOCK_BROKER_REFRESH_REUSE_GRACE", "10"),
+    # `housekeeping` keeps expired rows this much longer, for the QA views and debugging (E4).
+    ("HOUSEKEEPING_GRACE", "MOCK_BROKER_HOUSEKEEPING_GRACE", str(24 * 3600)),
     # Skip the consent page for a client the user already approved these scopes for.
     ("REMEMBER_CONSENT", "MOCK_BROKER_REMEMBER_CONSENT", "true"),
     # Client ID Metadata Documents (B7): fetch limits and the SSRF guard.
@@ -90,6 +92,12 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError("REFRESH_REUSE_GRACE must be a whole number of seconds.") from None
     if not 0 <= config["REFRESH_REUSE_GRACE"] <= MAX_REFRESH_REUSE_GRACE:
         raise ConfigError(f"REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds.")
+    try:
+        config["HOUSEKEEPING_GRACE"] = int(config["HOUSEKEEPING_GRACE"])
+    except (TypeError, ValueError):
+        raise ConfigError("HOUSEKEEPING_GRACE must be a whole number of seconds.") from None
+    if config["HOUSEKEEPING_GRACE"] < 0:
+        raise ConfigError("HOUSEKEEPING_GRACE must be 0 or more.")
     if config["CIMD_CACHE_MIN"] > config["CIMD_CACHE_MAX"]:
         raise ConfigError("CIMD_CACHE_MIN must not exceed CIMD_CACHE_MAX.")
     for key in _FLAGS:
