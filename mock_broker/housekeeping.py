@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, not_, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from mock_broker import database
 from mock_broker.models import (
@@ -50,16 +50,15 @@ def purge(db: Session, grace: int, now: datetime | None = None) -> dict[str, int
     def run(table: str, statement) -> None:
         counts[table] = counts.get(table, 0) + db.execute(statement).rowcount
 
-    # Aliases: inside a DELETE of refresh_tokens, an unaliased subquery on the same table
-    # would be correlated to the row being deleted instead of looking at its whole family.
-    member, token = aliased(RefreshToken), aliased(IssuedToken)
+    # A grant is alive while any refresh token of its family or any access token from it is.
     family_alive = exists().where(
-        member.authorization_code_id == AuthorizationCode.id,
-        or_(member.revoked_at.is_(None), member.revoked_at >= cutoff),
-        member.expires_at >= cutoff,
+        RefreshToken.authorization_code_id == AuthorizationCode.id,
+        or_(RefreshToken.revoked_at.is_(None), RefreshToken.revoked_at >= cutoff),
+        RefreshToken.expires_at >= cutoff,
     )
     token_alive = exists().where(
-        token.authorization_code_id == AuthorizationCode.id, token.expires_at >= cutoff
+        IssuedToken.authorization_code_id == AuthorizationCode.id,
+        IssuedToken.expires_at >= cutoff,
     )
     dead = and_(AuthorizationCode.expires_at < cutoff, not_(family_alive), not_(token_alive))
     # Children first, in one transaction: the family and its tokens, then the codes.

@@ -82,8 +82,12 @@ def test_e4_housekeeping_purges_what_ended_and_live_flows_still_work(broker):
     age(broker, AuthorizationCode, AuthorizationCode.id == in_use_code, expires_at=LONG_AGO)
     first = RefreshToken.token_hash == secret_hash(in_use["refresh_token"])
     age(broker, RefreshToken, first, expires_at=LONG_AGO)
-    first_jti = broker.claims(in_use["access_token"])["jti"]
-    age(broker, IssuedToken, IssuedToken.jti == first_jti, expires_at=LONG_AGO)
+    # Its access tokens and login request ended too: only the successor keeps it alive.
+    age(broker, IssuedToken, IssuedToken.authorization_code_id == in_use_code, expires_at=LONG_AGO)
+    in_use_request = select(AuthorizationCode.login_request_id).where(
+        AuthorizationCode.id == in_use_code
+    )
+    age(broker, LoginRequest, LoginRequest.id.in_(in_use_request), expires_at=LONG_AGO)
 
     # Login requests: abandoned long ago, abandoned within the grace, and one in progress.
     abandoned = broker.start_login()
@@ -102,7 +106,7 @@ def test_e4_housekeeping_purges_what_ended_and_live_flows_still_work(broker):
 
     output = housekeeping(broker)
 
-    assert "issued_tokens: 3 deleted" in output  # ended's, in_use's first, the M2M one
+    assert "issued_tokens: 4 deleted" in output  # ended's, in_use's two, the M2M one
     assert "refresh_tokens: 1 deleted" in output
     assert "authorization_codes: 1 deleted" in output
     assert "login_requests: 2 deleted" in output  # ended's and the abandoned one
@@ -111,6 +115,7 @@ def test_e4_housekeeping_purges_what_ended_and_live_flows_still_work(broker):
     assert count(broker, RefreshToken, RefreshToken.authorization_code_id == in_use_code) == 2
     assert count(broker, LoginRequest, LoginRequest.id == abandoned.login_request_id) == 0
     assert count(broker, LoginRequest, LoginRequest.id == recent_id) == 1
+    assert count(broker, LoginRequest, LoginRequest.id.in_(in_use_request)) == 1
 
     # What was live still works: the flow in progress, the waiting code, the family.
     finished = in_progress.exchange(in_progress.code())
