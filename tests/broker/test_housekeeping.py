@@ -15,9 +15,13 @@ from mock_broker.models import (
     AuthorizationCode,
     IssuedToken,
     LoginRequest,
+    OAuthClient,
     RefreshToken,
+    RegistrationMethod,
     TokenKind,
 )
+from mock_broker.registration import register_client
+from mock_broker.seed import DEV_RESOURCE_ID
 from tests.broker.flows import live_broker
 from tests.databases import database_url
 
@@ -155,3 +159,38 @@ def test_e4_the_grace_period_is_configurable(broker):
     assert "login_requests: 1 deleted" in housekeeping(broker, "--grace", "60")
     page = flow.callback()  # the browser's late return: a clear 4xx, not a 500
     assert 400 <= page.status_code < 500
+
+
+def test_e4_a_metadata_document_client_goes_once_unused_and_its_copy_expired(broker):
+    """CIMD clients are made by anyone who serves a valid document; a stale, unused one is
+    purged (the next use fetches the document again), one a login request names is kept."""
+    with broker.app.app_context():
+        db = database.session()
+        for name in ("unused", "named"):
+            register_client(
+                db,
+                name,
+                ["http://127.0.0.1/cb"],
+                DEV_RESOURCE_ID,
+                client_id=f"https://{name}.example/client.json",
+                registration_method=RegistrationMethod.CIMD,
+            )
+        db.commit()
+    stale = database.utcnow() - LONG_AGO
+    is_cimd = OAuthClient.registration_method == RegistrationMethod.CIMD
+    with broker.app.app_context():
+        db = database.session()
+        for client in db.scalars(select(OAuthClient).where(is_cimd)):
+            client.metadata_expires_at = stale
+        db.commit()
+    flow = broker.start_login()  # names the demo client; point it at "named" instead
+    with broker.app.app_context():
+        db = database.session()
+        db.get(LoginRequest, flow.login_request_id).client_id = "https://named.example/client.json"
+        db.commit()
+
+    assert "oauth_clients: 1 deleted" in housekeeping(broker)
+    with broker.app.app_context():
+        left = set(database.session().scalars(select(OAuthClient.id).where(is_cimd)))
+    assert left == {"https://named.example/client.json"}
+    assert count(broker, OAuthClient, OAuthClient.registration_method != RegistrationMethod.CIMD)
