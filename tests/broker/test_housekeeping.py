@@ -166,7 +166,7 @@ def test_e4_a_metadata_document_client_goes_once_unused_and_its_copy_expired(bro
     purged (the next use fetches the document again), one a login request names is kept."""
     with broker.app.app_context():
         db = database.session()
-        for name in ("unused", "named"):
+        for name in ("unused", "named", "fresh"):
             register_client(
                 db,
                 name,
@@ -181,7 +181,8 @@ def test_e4_a_metadata_document_client_goes_once_unused_and_its_copy_expired(bro
     with broker.app.app_context():
         db = database.session()
         for client in db.scalars(select(OAuthClient).where(is_cimd)):
-            client.metadata_expires_at = stale
+            fresh = client.name == "fresh"  # its cached copy is still good
+            client.metadata_expires_at = database.utcnow() + LONG_AGO if fresh else stale
         db.commit()
     flow = broker.start_login()  # names the demo client; point it at "named" instead
     with broker.app.app_context():
@@ -192,5 +193,5 @@ def test_e4_a_metadata_document_client_goes_once_unused_and_its_copy_expired(bro
     assert "oauth_clients: 1 deleted" in housekeeping(broker)
     with broker.app.app_context():
         left = set(database.session().scalars(select(OAuthClient.id).where(is_cimd)))
-    assert left == {"https://named.example/client.json"}
+    assert left == {"https://named.example/client.json", "https://fresh.example/client.json"}
     assert count(broker, OAuthClient, OAuthClient.registration_method != RegistrationMethod.CIMD)
