@@ -237,3 +237,28 @@ def test_e4_housekeeping_grace_is_configurable(app, runner):
 def _all(app, query):
     with app.app_context():
         return list(db.session().execute(query))
+
+
+def test_e4_the_address_limit_is_shared_by_every_instance(tmp_path):
+    """Two instances on one database: the per-address count is one count, not one each."""
+    url = databases.database_url(tmp_path, "shared")
+    instances = [
+        create_app(
+            customer_test_config(
+                tmp_path,
+                broker_url="http://127.0.0.1:9",
+                DATABASE_URL=url,
+                SECRET_KEY="one secret for every instance",
+                LOGIN_REQUEST_ADDRESS_LIMIT=3,
+            )
+        )
+        for _ in range(2)
+    ]
+    instances[0].test_cli_runner().invoke(args=["init-db"], catch_exceptions=False)
+    statuses = [
+        instances[n % 2].test_client().get(f"/login?login_request_id=lri_{n}&state=s").status_code
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    for instance in instances:
+        databases.dispose(instance)
