@@ -20,7 +20,8 @@ front of `--instances` gunicorn processes of each app (each `--workers` by `--th
 PostgreSQL server started for the run, the OIDC stand-in and an SMTP sink; the magic-link
 limits are raised because every sign-in comes from 127.0.0.1. `--make-run`: the stack `make
 run` serves on ports 5000 to 5002 (start it with LOGIN_METHOD_MAGIC_LINK_ADDRESS_LIMIT=100000 for
-magic links; users are added to its SQLite database). Exit status 1 if any flow failed.
+magic links and LOGIN_REQUEST_ADDRESS_LIMIT=100000; users are added to its SQLite database).
+Exit status 1 if any flow failed.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def cluster(instances: int, workers: int, threads: int) -> Iterator[Cluster]:
             limits = {
                 "LOGIN_METHOD_MAGIC_LINK_ADDRESS_LIMIT": "1000000",
                 "LOGIN_METHOD_MAGIC_LINK_EMAIL_LIMIT": "1000000",
+                "LOGIN_REQUEST_ADDRESS_LIMIT": "1000000",
             }
             running = Cluster(
                 Path(directory),

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from identity import db, schema, users
+from identity import db, housekeeping, schema, users
 from identity.users import UserError
 
 DEMO_EMAIL = "alice@example.com"
@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(disable_user)
     app.cli.add_command(enable_user)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(housekeeping_command)
 
 
 def _user_or_fail(email: str):
@@ -148,3 +149,20 @@ def seed_demo() -> None:
         )
         db.session().commit()
     click.echo(f"Demo user: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+
+@click.command("housekeeping")
+@with_appcontext
+@click.option(
+    "--grace",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep expired rows this many seconds longer (default: HOUSEKEEPING_GRACE).",
+)
+def housekeeping_command(grace: int | None) -> None:
+    """Purge what has expired (E4); safe while sign-ins run and on several instances."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    grace = app.config["HOUSEKEEPING_GRACE"] if grace is None else grace
+    counts = housekeeping.purge(app, grace)
+    for table, deleted in sorted(counts.items()):
+        click.echo(f"{table}: {deleted} deleted")

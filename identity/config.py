@@ -45,6 +45,16 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_METHODS": "password",
     # How long a pending login request is honoured here; the broker's own limit is ~10 minutes.
     "LOGIN_REQUEST_TTL": 600,
+    # E4 (identity/bounds.py): what one anonymous client can make rows of. Pending login
+    # requests kept per browser (the oldest is dropped: several tabs still work, C2), and new
+    # ones accepted per client address per window (then 429 with Retry-After).
+    "LOGIN_REQUEST_MAX_PER_BROWSER": 10,
+    "LOGIN_REQUEST_ADDRESS_LIMIT": 60,
+    "LOGIN_REQUEST_ADDRESS_WINDOW": 60,
+    # `flask housekeeping` (identity/housekeeping.py): how long expired rows are kept for
+    # audit and debugging before they are purged, and how long audit events are kept (0: ever).
+    "HOUSEKEEPING_GRACE": 24 * 3600,
+    "AUDIT_RETENTION_DAYS": 90,
     # Password policy (C12) and throttling (C10).
     "PASSWORD_MIN_LENGTH": 15,
     "PASSWORD_MAX_LENGTH": 256,
@@ -94,6 +104,11 @@ DEVELOPMENT_DEFAULTS: dict[str, Any] = {
 
 _INT_KEYS = {
     "LOGIN_REQUEST_TTL",
+    "LOGIN_REQUEST_MAX_PER_BROWSER",
+    "LOGIN_REQUEST_ADDRESS_LIMIT",
+    "LOGIN_REQUEST_ADDRESS_WINDOW",
+    "HOUSEKEEPING_GRACE",
+    "AUDIT_RETENTION_DAYS",
     "BROKER_RETRIES",
     "PASSWORD_MIN_LENGTH",
     "PASSWORD_MAX_LENGTH",
@@ -261,6 +276,14 @@ def check_config(config: dict[str, Any]) -> None:
         problems.append(str(error))
     if config["LOG_FORMAT"] not in LOG_FORMATS:
         problems.append(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    for key in ("LOGIN_REQUEST_MAX_PER_BROWSER", "LOGIN_REQUEST_ADDRESS_LIMIT"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            problems.append(f"{key} must be a whole number, at least 1 (E4)")
+    if not 1 <= config["LOGIN_REQUEST_ADDRESS_WINDOW"] <= config["THROTTLE_WINDOW"]:
+        problems.append("LOGIN_REQUEST_ADDRESS_WINDOW must be 1 to THROTTLE_WINDOW seconds")
+    for key in ("HOUSEKEEPING_GRACE", "AUDIT_RETENTION_DAYS"):
+        if config[key] < 0:
+            problems.append(f"{key} must be 0 or more")
     problems.extend(brand_problems(config))
     if problems:
         raise ConfigError("Refusing to start: " + "; ".join(problems) + ".")

@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask import current_app, session
 from sqlalchemy import select, update
 
-from identity import db
+from identity import bounds, db
 from identity.models import PendingLoginRequest, User, utcnow
 
 # Both values are opaque to us (contract), but bounded: anything else is not from the broker.
@@ -53,6 +53,23 @@ class ExpiredLoginRequest(LoginRequestError):
         "Sign-in requests are valid for a few minutes. Go back to the application you were "
         "signing in to and start again."
     )
+
+
+class TooManyLoginRequests(LoginRequestError):
+    """More new sign-ins from this address than LOGIN_REQUEST_ADDRESS_LIMIT allows (E4)."""
+
+    status = 429
+    title = "Too many sign-in requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+        minutes = -(-retry_after // 60)
+        self.message = (
+            "Many sign-ins were started from your network just now. Wait "
+            f"{minutes} minute{'s' if minutes > 1 else ''}, then start again from the "
+            "application you were signing in to."
+        )
 
 
 class CompletedLoginRequest(LoginRequestError):
@@ -98,7 +115,11 @@ def browser_hash(create: bool = False) -> str | None:
 
 
 def remember(params: LoginRequestParams) -> PendingLoginRequest:
-    """Record (or refresh) the login request for this browser."""
+    """Record (or refresh) the login request for this browser.
+
+    A new one counts against the client address's limit and may drop this browser's oldest
+    (identity/bounds.py, E4); reloading one already recorded costs nothing.
+    """
     owner = browser_hash(create=True)
     ttl = timedelta(seconds=current_app.config["LOGIN_REQUEST_TTL"])
     db_session = db.session()
@@ -109,6 +130,9 @@ def remember(params: LoginRequestParams) -> PendingLoginRequest:
         )
     )
     if pending is None:
+        if wait := bounds.admit_login_request():
+            db_session.rollback()
+            raise TooManyLoginRequests(wait)
         pending = PendingLoginRequest(
             browser_hash=owner,
             login_request_id=params.login_request_id,
@@ -116,6 +140,8 @@ def remember(params: LoginRequestParams) -> PendingLoginRequest:
             expires_at=utcnow() + ttl,
         )
         db_session.add(pending)
+        db_session.flush()
+        bounds.keep_newest_login_requests(owner)
     elif pending.completed_at is not None:
         raise CompletedLoginRequest()
     elif pending.broker_verdict is not None:

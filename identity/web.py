@@ -132,7 +132,9 @@ def _error_page(status: int, title: str, message: str, **context):
 
 
 def _login_request_error(error: LoginRequestError):
-    return _error_page(error.status, error.title, error.message)
+    page, status = _error_page(error.status, error.title, error.message)
+    retry_after = getattr(error, "retry_after", None)  # 429 (E4)
+    return page, status, ({"Retry-After": str(retry_after)} if retry_after else {})
 
 
 def _csrf_error(error: CSRFError):

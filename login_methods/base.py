@@ -17,15 +17,23 @@ the login page with this method's errors), `identity.completion.complete_login`,
 `identity.models` (the session, `Base`, `User`, `utcnow`), and `identity.config.ConfigError`
 to refuse bad settings at start. Give form fields ids of the method's own (a prefix): all
 panels share one page.
+
+A method with tables of its own also takes part in housekeeping (E4), through two class
+methods the core calls without importing the method's modules: `purge_expired` (from
+`flask housekeeping`) and `forget_login_requests` (before the core deletes pending login
+requests its rows may refer to). They are class methods because a shipped method's tables
+exist even while it is disabled, and a disabled method is never instantiated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from flask import Blueprint, Flask
+from sqlalchemy.orm import Session
 
 from identity.config import ConfigError
 from identity.models import PendingLoginRequest
@@ -67,3 +75,14 @@ class LoginMethod:
     def panel_context(self, pending: PendingLoginRequest) -> dict[str, Any]:
         """Template values for this method's panel on the login page."""
         return {}
+
+    @classmethod
+    def purge_expired(cls, session: Session, cutoff: datetime) -> dict[str, int]:
+        """Delete this method's rows that stopped being usable before `cutoff` (expiry plus
+        the operator's grace period); {table: rows deleted}. The caller commits."""
+        return {}
+
+    @classmethod
+    def forget_login_requests(cls, session: Session, ids: list[int]) -> None:
+        """Delete this method's rows that refer to these pending login requests (by
+        `PendingLoginRequest.id`): the core deletes them next, in the same transaction."""

@@ -74,3 +74,14 @@ def init_app(app: Flask) -> None:
     if not methods:
         raise LoginMethodConfigError("LOGIN_METHODS is empty: enable at least one method")
     app.extensions["login_methods"] = methods
+
+
+def method_classes(app: Flask) -> list[type[LoginMethod]]:
+    """The enabled methods' classes, and the shipped ones even when disabled: their tables
+    exist either way (identity/schema.py migrates them), so housekeeping must reach them."""
+    classes = [type(method) for method in app.extensions.get("login_methods", [])]
+    for name in BUILTIN:
+        cls = resolve(name)
+        if cls not in classes:
+            classes.append(cls)
+    return classes

@@ -12,7 +12,15 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from mock_broker import consent_memory, database, faults, keys, login_requests, tokens
+from mock_broker import (
+    consent_memory,
+    database,
+    faults,
+    housekeeping,
+    keys,
+    login_requests,
+    tokens,
+)
 from mock_broker.registration import (
     CLIENT_AUTH_METHODS,
     RegistrationError,
@@ -40,6 +48,7 @@ def init_app(app: Flask) -> None:
         expire_login_request,
         rotate_signing_key,
         prune_signing_keys,
+        housekeeping_command,
     ):
         app.cli.add_command(command)
 
@@ -261,3 +270,19 @@ def prune_signing_keys() -> None:
     db.commit()
     click.echo(f"Pruned {len(pruned)} key(s){': ' + ', '.join(pruned) if pruned else ''}.")
     _echo_keys()
+
+
+@click.command("housekeeping")
+@with_appcontext
+@click.option(
+    "--grace",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep expired rows this many seconds longer (default: HOUSEKEEPING_GRACE).",
+)
+def housekeeping_command(grace: int | None) -> None:
+    """Purge expired login requests, codes, tokens and refresh families no longer in use (E4)."""
+    grace = _app().config["HOUSEKEEPING_GRACE"] if grace is None else grace
+    counts = housekeeping.purge(database.session(), grace)
+    for table, deleted in counts.items():
+        click.echo(f"{table}: {deleted} deleted")

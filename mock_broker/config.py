@@ -37,6 +37,8 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     # bound to the browser that called /oauth/authorize, and the profile post's answer names
     # the callback URL with a one-time value; `state-only`: exactly the documented contract.
     ("CALLBACK_MODE", "MOCK_BROKER_CALLBACK_MODE", "bound"),
+    # `housekeeping` keeps expired rows this much longer, for the QA views and debugging (E4).
+    ("HOUSEKEEPING_GRACE", "MOCK_BROKER_HOUSEKEEPING_GRACE", str(24 * 3600)),
     # Skip the consent page for a client the user already approved these scopes for.
     ("REMEMBER_CONSENT", "MOCK_BROKER_REMEMBER_CONSENT", "true"),
     # Client ID Metadata Documents (B7): fetch limits and the SSRF guard.
@@ -103,6 +105,12 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         )
     if config["CALLBACK_MODE"] not in CALLBACK_MODES:
         raise ConfigError(f"MOCK_BROKER_CALLBACK_MODE must be one of {', '.join(CALLBACK_MODES)}.")
+    try:
+        config["HOUSEKEEPING_GRACE"] = int(config["HOUSEKEEPING_GRACE"])
+    except (TypeError, ValueError):
+        raise ConfigError("HOUSEKEEPING_GRACE must be a whole number of seconds.") from None
+    if config["HOUSEKEEPING_GRACE"] < 0:
+        raise ConfigError("HOUSEKEEPING_GRACE must be 0 or more.")
     if config["CIMD_CACHE_MIN"] > config["CIMD_CACHE_MAX"]:
         raise ConfigError("CIMD_CACHE_MIN must not exceed CIMD_CACHE_MAX.")
     for key in _FLAGS:

@@ -29,5 +29,7 @@ def customer_test_config(tmp_path: Path, broker_url: str, **overrides: Any) -> d
         "SECRET_KEY": secrets.token_hex(32),
         "DATABASE_URL": database_url(tmp_path, "identity"),
         "BROKER_ENV_URL": broker_url,
+        # Every test browser comes from 127.0.0.1; the limit has tests of its own (E4).
+        "LOGIN_REQUEST_ADDRESS_LIMIT": 100_000,
         **overrides,
     }

@@ -35,6 +35,10 @@ def test_safe_production_config_starts():
         ({"BROKER_ENV_URL": "ftp://x"}, r"must be an absolute http\(s\) URL"),
         ({"BROKER_CLIENT_SECRET": ""}, "BROKER_CLIENT_SECRET is not set"),
         ({"BROKER_CONNECTION_ID": None}, "BROKER_CONNECTION_ID is not set"),
+        ({"LOGIN_REQUEST_ADDRESS_LIMIT": 0}, "LOGIN_REQUEST_ADDRESS_LIMIT must be"),
+        ({"LOGIN_REQUEST_MAX_PER_BROWSER": 0}, "LOGIN_REQUEST_MAX_PER_BROWSER must be"),
+        ({"LOGIN_REQUEST_ADDRESS_WINDOW": 7200}, "LOGIN_REQUEST_ADDRESS_WINDOW must be 1 to"),
+        ({"HOUSEKEEPING_GRACE": -1}, "HOUSEKEEPING_GRACE must be 0 or more"),
     ],
 )
 def test_unsafe_production_config_refuses_to_start(override, says):

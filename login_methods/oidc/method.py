@@ -41,7 +41,7 @@ from identity import audit, db, login_requests, signals, web
 from identity.completion import complete_login
 from identity.models import PendingLoginRequest, User, utcnow
 from login_methods.base import LoginMethod
-from login_methods.oidc import identities, providers
+from login_methods.oidc import housekeeping, identities, providers
 from login_methods.oidc.providers import Provider
 
 HERE = Path(__file__).parent
@@ -82,6 +82,14 @@ class OidcMethod(LoginMethod):
     label = "Single sign-on"
     panel_template = "oidc/panel.html"
     migrations = HERE / "migrations"
+
+    @classmethod
+    def purge_expired(cls, session, cutoff):  # E4: flask housekeeping
+        return housekeeping.purge_expired(session, cutoff)
+
+    @classmethod
+    def forget_login_requests(cls, session, ids):  # E4: oidc_pending_links refer to them
+        housekeeping.forget_login_requests(session, ids)
 
     def __init__(self, app) -> None:
         super().__init__(app)

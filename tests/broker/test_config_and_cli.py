@@ -35,6 +35,7 @@ def app(tmp_path):
         ({"AUTH_CODE_TTL": 61}, "at most 60"),
         ({"ACCESS_TOKEN_TTL": "soon"}, "whole number"),
         ({"LOGIN_REQUEST_TTL": 0}, "positive"),
+        ({"HOUSEKEEPING_GRACE": -1}, "HOUSEKEEPING_GRACE must be 0 or more"),
         ({"ENV": "production"}, "MOCK_BROKER_SECRET_KEY"),
         ({"ENV": "staging"}, "development"),
         ({"REFRESH_REUSE_GRACE": 61}, "MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to 60"),
