@@ -11,11 +11,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from passlib.context import CryptContext
 from sqlalchemy import select, update
 
 from app import create_app
 from identity import db
 from identity.models import AuditEvent, SignIn, ThrottleCounter, User, utcnow
+from identity.passwords import make_context
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, csrf_token, customer_test_config
 
 LOGIN = "/login?login_request_id=lri_{n}&state=st_{n}"
@@ -224,3 +226,42 @@ def test_c6_a_csrf_token_from_before_the_sign_in_is_refused_after_it(client):
     stale = client.post("/logout", data={"csrf_token": csrf_token(page)})
     assert stale.status_code == 400 and "This page has expired" in stale.get_data(as_text=True)
     assert "Continue as Alice Doe" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
+
+
+def test_c9_an_outdated_hash_is_replaced_at_sign_in_and_stored(app, client):
+    """A hash made with older, weaker parameters is upgraded by the next successful sign-in,
+    and the upgrade is what the database keeps."""
+    weak = make_context(memory_kib=8 * 1024, time_cost=1).hash(DEMO_PASSWORD)
+    with app.app_context():
+        db.session().execute(
+            update(User).where(User.email == DEMO_EMAIL).values(password_hash=weak)
+        )
+        db.session().commit()
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # signed in here
+    with app.app_context():
+        stored = db.session().scalar(select(User.password_hash).where(User.email == DEMO_EMAIL))
+    assert stored != weak and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+@pytest.mark.parametrize("case", ["unknown", "disabled", "wrong"])
+def test_c11_every_failing_path_of_the_method_runs_one_full_verification(
+    runner, client, monkeypatch, case
+):
+    """Through the password method, not only the hasher: an unknown or disabled account costs
+    the same argon2id verification as a wrong password, so timing tells nothing (C8)."""
+    if case == "disabled":
+        runner.invoke(args=["disable-user", DEMO_EMAIL])
+    verified: list[str] = []
+    for name in ("verify", "verify_and_update"):
+        original = getattr(CryptContext, name)
+
+        def counting(self, secret, hash, *args, _original=original, **kwargs):
+            verified.append(hash)
+            return _original(self, secret, hash, *args, **kwargs)
+
+        monkeypatch.setattr(CryptContext, name, counting)
+    email = "nobody@example.com" if case == "unknown" else DEMO_EMAIL
+    password = "not the password of anyone" if case == "wrong" else DEMO_PASSWORD
+    assert attempt(client, email, password).status_code == 422
+    assert len(verified) == 1
+    assert verified[0].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
