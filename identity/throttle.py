@@ -57,7 +57,10 @@ def _config(name: str) -> int:
 
 
 def wait_message(seconds: int, what: str = "Too many attempts.") -> str:
-    """ "Too many attempts. Try again in 2 minutes." for a wait of `seconds`."""
+    """ "Too many attempts. Try again in 2 minutes." for a wait of `seconds`: the real wait,
+    in seconds under a minute, else in minutes rounded up (never a shorter wait than true)."""
+    if seconds < 60:
+        return f"{what} Try again in {seconds} second{'s' if seconds != 1 else ''}."
     minutes = -(-seconds // 60)
     return f"{what} Try again in {minutes} minute{'s' if minutes > 1 else ''}."
 
@@ -214,6 +217,9 @@ class Attempt:
         """Forgive the account's failures (not the address's: one success does not excuse a
         sweep across other accounts) and remember this browser for the account."""
         clear([key for key in self.keys if not key.name.startswith("address:")])
+        # `result` (the sign-in and hand-off) has committed its own work already; without this
+        # commit the forgiveness would be rolled back at the end of the request.
+        db.session().commit()
         response = make_response(result)
         remember_device(response, self.identifier)
         return response

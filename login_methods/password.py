@@ -8,7 +8,7 @@ failure (C8), a hash upgrade after success when the parameters changed (C9), and
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import InputRequired, Length
@@ -51,9 +51,10 @@ class PasswordMethod(LoginMethod):
         identifier = users.normalize_identifier(form.email.data)
         attempt = throttle.Attempt.start(self.name, identifier, pending.login_request_id)
         if wait := attempt.wait():
-            return self._page(
-                pending, form, status=429, error=throttle.wait_message(wait), retry_after=wait
-            )
+            error = throttle.wait_message(wait)
+            if "magic_link" in {method.name for method in current_app.extensions["login_methods"]}:
+                error += " Or ask for a sign-in link by email below."
+            return self._page(pending, form, status=429, error=error, retry_after=wait)
 
         user = users.find_by_email(identifier)
         usable = user if user is not None and user.is_active else None

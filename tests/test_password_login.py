@@ -15,7 +15,7 @@ from passlib.context import CryptContext
 from sqlalchemy import select, update
 
 from app import create_app
-from identity import db
+from identity import db, throttle
 from identity.models import AuditEvent, SignIn, ThrottleCounter, User, utcnow
 from identity.passwords import make_context
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, csrf_token, customer_test_config
@@ -265,3 +265,49 @@ def test_c11_every_failing_path_of_the_method_runs_one_full_verification(
     assert attempt(client, email, password).status_code == 422
     assert len(verified) == 1
     assert verified[0].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_c10_a_successful_sign_in_forgives_the_accounts_failures(app, client):
+    """Wrong, then right: the account carries no failure afterwards (the address keeps its)."""
+    assert attempt(client, DEMO_EMAIL, "not alice's password at all").status_code == 422
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # signed in here
+    with app.app_context():
+        keys = set(db.session().scalars(select(ThrottleCounter.key)))
+    assert f"account:{DEMO_EMAIL}" not in keys
+    assert "address:127.0.0.1" in keys
+
+
+@pytest.mark.parametrize(
+    ("seconds", "message"),
+    [
+        (1, "Too many attempts. Try again in 1 second."),
+        (2, "Too many attempts. Try again in 2 seconds."),
+        (59, "Too many attempts. Try again in 59 seconds."),
+        (60, "Too many attempts. Try again in 1 minute."),
+        (61, "Too many attempts. Try again in 2 minutes."),
+    ],
+)
+def test_c10_the_wait_said_is_the_real_wait(seconds, message):
+    assert throttle.wait_message(seconds) == message
+
+
+def test_c10_a_blocked_password_sign_in_points_to_the_magic_link(tmp_path):
+    application = create_app(
+        customer_test_config(
+            tmp_path,
+            broker_url="http://127.0.0.1:9",
+            LOGIN_METHODS="password,magic_link",
+            THROTTLE_ACCOUNT_FREE_FAILURES=1,
+            THROTTLE_BASE_DELAY=30,
+        )
+    )
+    application.test_cli_runner().invoke(args=["init-db"], catch_exceptions=False)
+    client = application.test_client()
+    assert attempt(client, DEMO_EMAIL, "wrong wrong wrong wrong").status_code == 422
+    blocked = attempt(client, DEMO_EMAIL, "wrong wrong wrong wrong")
+    assert blocked.status_code == 429
+    html = blocked.get_data(as_text=True)
+    said = re.search(r"Try again in (\d+) seconds\.", html)
+    assert said and said.group(1) == blocked.headers["Retry-After"]  # the real wait, in seconds
+    assert 0 < int(said.group(1)) <= 30
+    assert "Or ask for a sign-in link by email below." in html
