@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from identity import db, login_requests
+from identity.models import PendingLoginRequest, User
 from tests.helpers import csrf_token
 
 LOGIN = "/login?login_request_id=lri_86659065219908156&state=HntJ_ENB6y161i9_P1yz"
@@ -117,3 +120,18 @@ def test_c2_a_second_state_for_the_same_login_request_is_refused(client):
     assert client.get("/login?login_request_id=lri_x&state=first").status_code == 200
     assert client.get("/login?login_request_id=lri_x&state=first").status_code == 200  # reload
     assert client.get("/login?login_request_id=lri_x&state=other").status_code == 400
+
+
+def test_c2_of_two_completions_racing_for_one_request_only_the_first_wins(app, client, runner):
+    """Both requests loaded the pending request before either spent it (two tabs clicking
+    "Continue" at once): the spend is one conditional UPDATE, so the second finds nothing."""
+    runner.invoke(args=["seed-demo"], catch_exceptions=False)
+    client.get(LOGIN)
+    with app.app_context():
+        session = db.session()
+        pending = session.scalar(select(PendingLoginRequest))
+        user = session.scalar(select(User))
+        first = login_requests.mark_completed(pending, user)
+        second = login_requests.mark_completed(pending, user)  # the stale copy of the race
+        session.commit()
+    assert (first, second) == (True, False)
