@@ -311,3 +311,13 @@ def test_c10_a_blocked_password_sign_in_points_to_the_magic_link(tmp_path):
     assert said and said.group(1) == blocked.headers["Retry-After"]  # the real wait, in seconds
     assert 0 < int(said.group(1)) <= 30
     assert "Or ask for a sign-in link by email below." in html
+
+
+def test_c10_a_device_cookie_lifts_the_block_only_for_its_own_account(app, client):
+    """A browser that signed in as Alice is not exempt from the block on Bob's account."""
+    assert attempt(client, DEMO_EMAIL, DEMO_PASSWORD).status_code == 502  # Alice's device
+    attacker = app.test_client()
+    for _ in range(8):
+        attempt(attacker, "bob@example.com", "guess guess guess guess")
+    assert attempt(attacker, "bob@example.com", "guess guess guess guess").status_code == 429
+    assert attempt(client, "bob@example.com", "guess guess guess guess").status_code == 429
