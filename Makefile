@@ -9,7 +9,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 AXE_DIR    := tests/browser/axe
 AXE_STAMP  := $(AXE_DIR)/node_modules/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint mutate clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql 
 	$(BIN)/python -m pytest
 	@echo "== the same suite on PostgreSQL (a throwaway server the tests start: tests/databases.py) =="
 	TEST_DATABASE=postgresql $(BIN)/python -m pytest
+
+## Break each security property on purpose (tests/mutate.py) and check a test goes red.
+mutate: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium
+	$(BIN)/python -m tests.mutate
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,272 @@
+"""Mutation check of the security core: does breaking a property turn a test red?
+
+    .venv/bin/python -m tests.mutate            # every mutant   (make mutate)
+    .venv/bin/python -m tests.mutate B12 C6     # the mutants of those property ids
+
+A property is proven only if breaking it makes a test fail. Each mutant below is one small,
+realistic breaking change — the kind a careless maintainer or a hurried refactor makes —
+written from the threat (docs/security.md), with the tests expected to catch it. The check
+copies the tracked files to a throwaway directory once; for each mutant it applies the change
+(its text must occur exactly once, so a mutant that no longer applies is reported, not
+skipped), runs the named tests there on SQLite, and puts the file back. A mutant *survives*
+when those tests still pass; the check exits 1 if any survived or did not apply.
+
+It is not part of `make test` (it runs the named tests once per mutant: a few minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Installed environments, linked into the copy rather than copied.
+LINKED = (".venv", "tests/oidc_provider/node_modules", "tests/browser/axe/node_modules")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    property_id: str
+    why: str  # the breaking change, in words
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTANTS = (
+    Mutant(
+        "C2",
+        "spending the pending login request is no longer conditional (two completions win)",
+        "identity/login_requests.py",
+        ".where(PendingLoginRequest.id == pending.id, PendingLoginRequest.completed_at.is_(None))",
+        ".where(PendingLoginRequest.id == pending.id)",
+        ("tests/test_login_request.py",),
+    ),
+    Mutant(
+        "C2",
+        "a pending login request is found by id alone, whatever browser asks",
+        "identity/login_requests.py",
+        """    pending = db.session().scalar(
+        select(PendingLoginRequest).where(
+            PendingLoginRequest.browser_hash == owner,
+            PendingLoginRequest.login_request_id == login_request_id,""",
+        """    pending = db.session().scalar(
+        select(PendingLoginRequest).where(
+            PendingLoginRequest.login_request_id == login_request_id,""",
+        ("tests/test_login_request.py",),
+    ),
+    Mutant(
+        "C3",
+        "the callback takes the state from the request instead of the stored record",
+        "identity/completion.py",
+        "or callback_url(pending.state)",
+        'or callback_url(__import__("flask").request.values.get("state") or pending.state)',
+        ("tests/test_flow.py",),
+    ),
+    Mutant(
+        "C3",
+        "sign-out honours a next= parameter",
+        "identity/views.py",
+        '    login_request_id = request.form.get("login_request_id")\n    if login_request_id:',
+        '    if request.values.get("next"):\n'
+        '        return redirect(request.values["next"], code=303)\n'
+        '    login_request_id = request.form.get("login_request_id")\n    if login_request_id:',
+        ("tests/test_flow.py",),
+    ),
+    Mutant(
+        "C3",
+        "any redirect_uri the broker answers with is followed",
+        "identity/completion.py",
+        "        or (parts.scheme, parts.netloc, parts.path)\n"
+        "        != (expected.scheme, expected.netloc, expected.path)\n",
+        "",
+        ("tests/test_forwarded_link.py",),
+    ),
+    Mutant(
+        "C4",
+        "a failed profile post still redirects the browser to the callback",
+        "identity/completion.py",
+        "        return _failure_page(error, pending)",
+        "        return redirect(callback_url(pending.state), code=303)",
+        ("tests/test_handoff_failures.py",),
+    ),
+    Mutant(
+        "C6",
+        "the browser id is not renewed at sign-in (fixation of the login-request binding)",
+        "identity/sessions.py",
+        "    login_requests.rotate_browser_id()\n",
+        "",
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C6",
+        "the pre-login session (and its CSRF secret) survives the sign-in",
+        "identity/sessions.py",
+        "    _clear_session()  # drops pre-login values and the CSRF secret (rotated)\n",
+        "",
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C9",
+        "the upgraded hash is computed but not stored",
+        "login_methods/password.py",
+        "            usable.password_hash = upgraded_hash",
+        "            pass",
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C10",
+        "a device cookie lifts the block of any account",
+        "identity/throttle.py",
+        "        if account == _account_digest(normalized_identifier) and device_id:",
+        "        if device_id:",
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C10",
+        "a successful sign-in does not forgive the account's failures (the clear is not kept)",
+        "identity/throttle.py",
+        "        # commit the forgiveness would be rolled back at the end of the request.\n"
+        "        db.session().commit()\n",
+        "",
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C11",
+        "the password method returns early for unknown or disabled accounts",
+        "login_methods/password.py",
+        "        usable = user if user is not None and user.is_active else None\n",
+        "        usable = user if user is not None and user.is_active else None\n"
+        "        if usable is None:\n"
+        '            attempt.failed(user, "unknown_user")\n'
+        "            return self._page(pending, form, status=422, error=GENERIC_FAILURE)\n",
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "B12",
+        "the broker's default is to finish on the state alone",
+        "mock_broker/config.py",
+        '("CALLBACK_MODE", "MOCK_BROKER_CALLBACK_MODE", "bound")',
+        '("CALLBACK_MODE", "MOCK_BROKER_CALLBACK_MODE", "state-only")',
+        ("tests/test_forwarded_link.py",),
+    ),
+    Mutant(
+        "B12",
+        "the callback no longer compares the browser with the one that started the request",
+        "mock_broker/login_requests.py",
+        "    if browser_hash is None or not secrets.compare_digest(bound_to, browser_hash):",
+        "    if False:",
+        ("tests/test_forwarded_link.py", "tests/broker/test_browser_binding.py"),
+    ),
+    Mutant(
+        "B13",
+        "errors before any interaction are redirected to self-registered redirect URIs",
+        "mock_broker/oauth_endpoints.py",
+        '(request is not None or g.get("oauth_redirect_vetted"))',
+        "(True)",
+        ("tests/broker/test_authorize.py",),
+    ),
+    Mutant(
+        "B14",
+        "client metadata may carry bidirectional and invisible characters",
+        "mock_broker/client_metadata.py",
+        "    if character := refused_character(value):",
+        "    if character := None:",
+        ("tests/broker/test_dynamic_registration.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B15",
+        "a refresh token can be spent twice (the rotation is not conditional)",
+        "mock_broker/refresh_tokens.py",
+        "            RefreshToken.rotated_at.is_(None),\n",
+        "",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "E1",
+        "the development server's request lines (with query strings) reach the log",
+        "identity/logging_setup.py",
+        '    logging.getLogger("werkzeug").setLevel(logging.WARNING)\n',
+        '    logging.getLogger("werkzeug").setLevel(logging.INFO)\n',
+        ("tests/test_secrets_in_logs.py",),
+    ),
+    Mutant(
+        "E4",
+        "anonymous /login hits are not limited per client address",
+        "identity/login_requests.py",
+        "        if wait := bounds.admit_login_request():",
+        "        if wait := 0:",
+        ("tests/test_housekeeping.py",),
+    ),
+    Mutant(
+        "E2",
+        "a locked SQLite database is an unhandled error (500)",
+        "identity/web.py",
+        "    app.register_error_handler(OperationalError, _database_unavailable)\n",
+        "",
+        ("tests/test_handoff_failures.py",),
+    ),
+)
+
+
+def _copy_tree(destination: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = destination / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for linked in LINKED:
+        if (ROOT / linked).exists():
+            (destination / linked).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(ROOT / linked, destination / linked)
+
+
+def run(mutant: Mutant, tree: Path) -> str:
+    """'killed', 'SURVIVED' or 'DOES NOT APPLY'."""
+    path = tree / mutant.path
+    original = path.read_text(encoding="utf-8")
+    if original.count(mutant.old) != 1:
+        return "DOES NOT APPLY"
+    path.write_text(original.replace(mutant.old, mutant.new), encoding="utf-8")
+    try:
+        env = {**os.environ, "TEST_DATABASE": "sqlite"}
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutant.tests],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+    finally:
+        path.write_text(original, encoding="utf-8")
+    return "killed" if result.returncode != 0 else "SURVIVED"
+
+
+def main(ids: list[str]) -> int:
+    chosen = [mutant for mutant in MUTANTS if not ids or mutant.property_id in ids]
+    with tempfile.TemporaryDirectory(prefix="mutate-") as directory:
+        tree = Path(directory)
+        _copy_tree(tree)
+        outcomes = []
+        for mutant in chosen:
+            outcome = run(mutant, tree)
+            outcomes.append(outcome)
+            print(f"{mutant.property_id:5} {outcome:15} {mutant.why}", flush=True)
+    survivors = sum(outcome != "killed" for outcome in outcomes)
+    covered = sorted({mutant.property_id for mutant in chosen})
+    print(f"{len(chosen) - survivors} killed, {survivors} not; ids: {', '.join(covered)}")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
