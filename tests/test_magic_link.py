@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from identity import db
 from identity.models import AuditEvent, ThrottleCounter, utcnow
+from login_methods.magic_link import tokens
 from login_methods.magic_link.tokens import MagicLinkToken, digest
 from tests.helpers import DEMO_EMAIL
 from tests.mail_sink import free_port
@@ -333,3 +334,58 @@ def test_dev_outbox_does_not_exist_in_production(tmp_path):
 
     app = create_app({**PRODUCTION, "DEV_MAIL_DIR": str(tmp_path)})
     assert app.test_client().get("/dev/outbox").status_code == 404
+
+
+def test_c13_the_lifetime_is_capped_at_15_minutes_whatever_the_setting(fresh_stack):
+    stack = fresh_stack(LOGIN_METHOD_MAGIC_LINK_TTL=3600)
+    start(stack)
+    row = token_row(stack, newest_link(stack))
+    assert row.expires_at - row.created_at <= timedelta(minutes=15)
+
+
+def test_c13_a_stale_copy_of_a_spent_token_cannot_spend_it_again(stack):
+    """Two confirms that both read the unused row (the race on any database): the spend is
+    one conditional update, so the second finds nothing."""
+    before = links_sent(stack, DEMO_EMAIL)
+    browser, _, _ = start(stack)
+    row = token_row(stack, newest_link(stack, count=before + 1))
+    verifier = browser.cookies.get("idp_magic_link", path="/login/magic_link/")
+    with stack.idp.app.app_context():
+        first, second = tokens.spend(row, verifier), tokens.spend(row, verifier)
+        db.session().rollback()  # leave the link unspent for nobody: this test only races
+    assert (first, second) == (True, False)
+
+
+def _relay_code_for(stack, link: str) -> str:
+    phone = stack.browser()
+    shown = phone.submit(phone.page("GET", link), "/login/magic_link/relay")
+    return shown.soup.select_one("p.code").get_text(strip=True)
+
+
+def test_c15_the_code_works_only_in_the_browser_that_asked(stack):
+    """Someone who learns the code (over a shoulder) and has the forwarded login page open in
+    a browser of their own, with a link asked there too, cannot sign in with it."""
+    before = links_sent(stack, DEMO_EMAIL)
+    browser, authorization, sent = start(stack)
+    code = _relay_code_for(stack, newest_link(stack, count=before + 1))
+
+    intruder = stack.browser()
+    login = intruder.page("GET", authorization.login_url)
+    intruder_sent = intruder.follow(ask_for_link(intruder, login))
+    refused = intruder.submit(intruder_sent, "/login/magic_link/code", **{"code-code": code})
+    assert refused.status == 422 and "not valid" in refused.text()
+    assert "Location" not in refused.response.headers
+
+    handed_off = browser.submit(sent, "/login/magic_link/code", **{"code-code": code})
+    assert handed_off.status == 303  # the asking browser still can
+
+
+def test_c15_wrong_codes_are_throttled_even_before_the_right_one(fresh_stack):
+    stack = fresh_stack(LOGIN_METHOD_MAGIC_LINK_LIMIT_DELAY=60)
+    browser, _, sent = start(stack)
+    code = _relay_code_for(stack, newest_link(stack))
+    for _ in range(5):
+        wrong = browser.submit(sent, "/login/magic_link/code", **{"code-code": "AAAA-AAAA"})
+        assert wrong.status == 422
+    blocked = browser.submit(sent, "/login/magic_link/code", **{"code-code": code})
+    assert blocked.status == 429 and "Too many wrong codes" in blocked.text()
