@@ -244,6 +244,14 @@ MUTANTS = (
     ),
     Mutant(
         "E2",
+        "NUL characters reach the views (the guard is not installed)",
+        "app.py",
+        "    input_guard.init_app(app)",
+        "    pass",
+        ("tests/test_password_login.py", "tests/test_login_request.py"),
+    ),
+    Mutant(
+        "E2",
         "a locked SQLite database is an unhandled error (500)",
         "identity/web.py",
         "    app.register_error_handler(OperationalError, _database_unavailable)\n",

@@ -321,3 +321,13 @@ def test_c10_a_device_cookie_lifts_the_block_only_for_its_own_account(app, clien
         attempt(attacker, "bob@example.com", "guess guess guess guess")
     assert attempt(attacker, "bob@example.com", "guess guess guess guess").status_code == 429
     assert attempt(client, "bob@example.com", "guess guess guess guess").status_code == 429
+
+
+def test_e2_a_nul_in_a_form_field_is_refused_before_anything_is_written(app, client):
+    """On SQLite too, where a NUL could be stored: the guard answers 400 before the method
+    runs, so not even a failure is counted."""
+    response = attempt(client, DEMO_EMAIL, "a long password\x00with a NUL in it")
+    assert response.status_code == 400
+    with app.app_context():
+        keys = list(db.session().scalars(select(ThrottleCounter.key)))
+    assert not [key for key in keys if key.startswith(("account:", "address:"))], keys
