@@ -41,6 +41,14 @@ class Mutant:
 
 MUTANTS = (
     Mutant(
+        "C1",
+        "the state accepts any characters (a header or markup injection reaches the page)",
+        "identity/login_requests.py",
+        'STATE = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")',
+        'STATE = re.compile(r".{1,512}")',
+        ("tests/test_login_request.py",),
+    ),
+    Mutant(
         "C2",
         "spending the pending login request is no longer conditional (two completions win)",
         "identity/login_requests.py",
@@ -113,6 +121,14 @@ MUTANTS = (
         ("tests/test_password_login.py",),
     ),
     Mutant(
+        "C7",
+        "pages may be framed by any site (clickjacking)",
+        "identity/web.py",
+        "frame-ancestors 'none'",
+        "frame-ancestors *",
+        ("tests/test_login_request.py",),
+    ),
+    Mutant(
         "C9",
         "the upgraded hash is computed but not stored",
         "login_methods/password.py",
@@ -147,6 +163,14 @@ MUTANTS = (
         '            attempt.failed(user, "unknown_user")\n'
         "            return self._page(pending, form, status=422, error=GENERIC_FAILURE)\n",
         ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C12",
+        "a short password is accepted",
+        "identity/passwords.py",
+        "    if length < min_length:",
+        "    if length < 8:",
+        ("tests/test_passwords.py", "tests/test_cli.py"),
     ),
     Mutant(
         "C13",
@@ -185,6 +209,34 @@ MUTANTS = (
         "        if not wait and verifier:",
         "        if verifier:",
         ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C17",
+        "magic links are built from the request's Host header",
+        "login_methods/magic_link/method.py",
+        'link = config["PUBLIC_URL"].rstrip("/") + url_for(',
+        'link = __import__("flask").request.host_url.rstrip("/") + url_for(',
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "B1",
+        "PKCE is optional (authlib's own rule asks it of public clients only)",
+        "identity/pkce.py",
+        """        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge with method S256.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+""",
+        "",
+        ("tests/broker/test_authorize.py", "tests/broker/test_code_exchange.py"),
+    ),
+    Mutant(
+        "B11",
+        "token responses may be cached",
+        "mock_broker/oauth_endpoints.py",
+        '    response.headers["Cache-Control"] = "no-store"',
+        '    response.headers["Cache-Control"] = "private"',
+        ("tests/broker",),
     ),
     Mutant(
         "B12",
@@ -233,6 +285,14 @@ MUTANTS = (
         '    logging.getLogger("werkzeug").setLevel(logging.WARNING)\n',
         '    logging.getLogger("werkzeug").setLevel(logging.INFO)\n',
         ("tests/test_secrets_in_logs.py",),
+    ),
+    Mutant(
+        "E3",
+        "production starts with the development secret key",
+        "identity/config.py",
+        '    elif config["SECRET_KEY"] == DEV_SECRET_KEY and not development:',
+        "    elif False:",
+        ("tests/test_config.py",),
     ),
     Mutant(
         "E4",
