@@ -53,7 +53,7 @@ class PasswordMethod(LoginMethod):
         if wait := attempt.wait():
             error = throttle.wait_message(wait)
             if "magic_link" in {method.name for method in current_app.extensions["login_methods"]}:
-                error += " Or ask for a sign-in link by email below."
+                error += " Or ask for a sign-in link by email instead."
             return self._page(pending, form, status=429, error=error, retry_after=wait)
 
         user = users.find_by_email(identifier)

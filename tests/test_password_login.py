@@ -310,7 +310,7 @@ def test_c10_a_blocked_password_sign_in_points_to_the_magic_link(tmp_path):
     said = re.search(r"Try again in (\d+) seconds\.", html)
     assert said and said.group(1) == blocked.headers["Retry-After"]  # the real wait, in seconds
     assert 0 < int(said.group(1)) <= 30
-    assert "Or ask for a sign-in link by email below." in html
+    assert "Or ask for a sign-in link by email instead." in html
 
 
 def test_c10_a_device_cookie_lifts_the_block_only_for_its_own_account(app, client):

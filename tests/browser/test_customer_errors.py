@@ -61,7 +61,10 @@ def test_wrong_password_unknown_user_and_throttle(page, fresh_stack):
         sign_in_with_password(page, email="nobody@example.com", password="and again")
     assert answer.value.status == 429
     assert answer.value.headers["retry-after"]
-    assert_password_error(page, "Too many attempts. Try again in 10 minutes.")
+    assert_password_error(
+        page,
+        "Too many attempts. Try again in 10 minutes. Or ask for a sign-in link by email instead.",
+    )
     check_page(page, console)
 
 
