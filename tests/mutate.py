@@ -239,6 +239,22 @@ MUTANTS = (
         ("tests/broker",),
     ),
     Mutant(
+        "C21",
+        "the broker client's calls have no timeout",
+        "identity/broker_client.py",
+        "            default_timeout=(connect_timeout, read_timeout),\n",
+        "",
+        ("tests/test_broker_client.py::test_c21_the_read_timeout_reaches_the_profile_post",),
+    ),
+    Mutant(
+        "C21",
+        "the SMTP connection has no timeout",
+        "identity/mail.py",
+        "        client = smtplib.SMTP(host, port, timeout=timeout)",
+        "        client = smtplib.SMTP(host, port)",
+        ("tests/test_mail.py::test_c21_the_smtp_timeout_reaches_the_connection",),
+    ),
+    Mutant(
         "B12",
         "the broker's default is to finish on the state alone",
         "mock_broker/config.py",

@@ -8,6 +8,7 @@ sleeping.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -66,3 +67,65 @@ def serving(app) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+class SilentServer:
+    """A TCP peer that accepts connections and never says a word: a hung broker, SMTP server
+    or OpenID Provider. It records whether each client gave up (closed the connection) before
+    the server's own patience (`patience` seconds) ran out — which proves that the client's
+    read timeout reached the call, without measuring how long anything took (C21)."""
+
+    def __init__(self, patience: float = 10.0) -> None:
+        self.patience = patience
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._stop = threading.Event()
+        self.outcomes: list[str] = []  # per connection: "client gave up" or "server gave up"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._waiters: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            waiter = threading.Thread(target=self._wait_out, args=(connection,), daemon=True)
+            self._waiters.append(waiter)
+            waiter.start()
+
+    def _wait_out(self, connection: socket.socket) -> None:
+        """Read (and ignore) whatever comes, until the client closes or patience runs out."""
+        deadline = time.monotonic() + self.patience
+        connection.settimeout(0.05)
+        with connection:
+            while time.monotonic() < deadline:
+                try:
+                    if connection.recv(65536) == b"":
+                        self.outcomes.append("client gave up")
+                        return
+                except TimeoutError:
+                    continue
+                except OSError:
+                    self.outcomes.append("client gave up")
+                    return
+            self.outcomes.append("server gave up")
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+        for waiter in self._waiters:  # each ends when its client closes, or at its patience
+            waiter.join(self.patience + 1)

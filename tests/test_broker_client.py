@@ -17,6 +17,7 @@ from flask import Flask
 
 from identity import logging_setup
 from identity.broker_client import BrokerClient, BrokerRejected, BrokerUnavailable
+from tests.servers import SilentServer
 
 SECRET = "s3cr3t-never-shown"
 PROFILE = {"sub": "u1", "email": "u1@example.com"}
@@ -220,3 +221,14 @@ def test_e1_secret_never_in_exceptions_or_logs(broker, caplog):
         post(refused)
     for text in (str(unavailable.value), str(unreachable.value), caplog.text):
         assert SECRET not in text
+
+
+def test_c21_the_read_timeout_reaches_the_profile_post():
+    """The broker accepts and never answers: the client gives up (closes) on its own, before
+    the silent peer's patience runs out — the configured timeout reached the call."""
+    with SilentServer() as silent:
+        client = BrokerClient(silent.url, "skc_test", SECRET, read_timeout=0.2, retries=1)
+        with pytest.raises(BrokerUnavailable):
+            client.post_user("conn_test", "lri_1", {"sub": "1", "email": "a@example.com"})
+    assert silent.outcomes and set(silent.outcomes) == {"client gave up"}, silent.outcomes
+    assert len(silent.outcomes) == 2  # the first try and one bounded retry

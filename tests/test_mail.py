@@ -18,6 +18,7 @@ from app import create_app
 from identity import mail
 from tests.helpers import customer_test_config
 from tests.mail_sink import free_port
+from tests.servers import SilentServer
 
 MESSAGE = mail.Message(
     to="bob@example.com",
@@ -144,3 +145,11 @@ def test_plain_smtp_to_a_remote_server_refuses_to_start_in_production():
 
     with pytest.raises(ConfigError, match="MAIL_SECURITY=none"):
         create_app({**PRODUCTION, "MAIL_SECURITY": "none", "MAIL_SERVER": "smtp.example.com"})
+
+
+def test_c21_the_smtp_timeout_reaches_the_connection(tmp_path):
+    """An SMTP server that accepts and never greets: the send fails on the client's own timeout
+    (the client hangs up first), rather than waiting for the server."""
+    with SilentServer() as silent, pytest.raises(OSError):
+        send(tmp_path, silent.port, MAIL_TIMEOUT=0.2, MAIL_SECURITY="none")
+    assert silent.outcomes == ["client gave up"]
