@@ -116,7 +116,8 @@ def signing_key() -> str:
 @pytest.fixture
 def standin(tmp_path, signing_key) -> Iterator:
     """A factory: a stack whose customer side trusts a fresh upstream stand-in (upstream_idp)
-    as the OIDC provider "standin"; keyword arguments set that provider's policy."""
+    as the OIDC provider "standin"; keyword arguments set that provider's policy ("{upstream}"
+    in a value stands for the stand-in's URL)."""
 
     from tests.servers import LiveServer
     from tests.stack import Stack
@@ -162,7 +163,10 @@ def standin(tmp_path, signing_key) -> Iterator:
                 "LOGIN_METHOD_OIDC_STANDIN_CLIENT_SECRET": STANDIN_CLIENT_SECRET,
                 "LOGIN_METHOD_OIDC_STANDIN_SCOPES": "openid email profile groups",
                 "LOGIN_METHOD_OIDC_STANDIN_TRUST_EMAIL": "true",
-                **{f"LOGIN_METHOD_OIDC_STANDIN_{key}": value for key, value in policy.items()},
+                **{
+                    f"LOGIN_METHOD_OIDC_STANDIN_{key}": value.replace("{upstream}", upstream.url)
+                    for key, value in policy.items()
+                },
             }
         )
         return running.enter_context(stack)

@@ -334,6 +334,30 @@ MUTANTS = (
         "",
         ("tests/test_handoff_failures.py",),
     ),
+    Mutant(
+        "C23",
+        "the id_token's aud is left to authlib's azp rule (aud of another client, azp us)",
+        "login_methods/oidc/method.py",
+        """                    "aud": {"essential": True, "values": [provider.client_id]},\n""",
+        "",
+        ("tests/test_oidc_linking.py::test_faulty_id_token_is_refused",),
+    ),
+    Mutant(
+        "C23",
+        "the discovery document's issuer is not compared with the configured one",
+        "login_methods/oidc/method.py",
+        """    if metadata.get("issuer") != provider.issuer:""",
+        """    if False:""",
+        ("tests/test_oidc_spec_checks.py",),
+    ),
+    Mutant(
+        "C23",
+        "a response without iss is accepted from a provider that advertises sending it",
+        "login_methods/oidc/method.py",
+        "metadata.get(ISS_PARAMETER_SUPPORTED) is True",
+        "False",
+        ("tests/test_oidc_spec_checks.py",),
+    ),
 )
 
 

@@ -45,6 +45,8 @@ def test_providers_are_read_in_order_with_their_policies(tmp_path):
         True,
     )
     assert google.discovery_url == "https://accounts.google.com/.well-known/openid-configuration"
+    # C23: the issuer the discovery document must name, configured or implied by its URL.
+    assert (google.issuer, okta.issuer) == ("https://accounts.google.com", "https://acme.okta.com")
     assert okta.label == "Okta" and okta.auth_method == "client_secret_post" and not okta.jit
     assert okta.claims["groups"] == "okta_groups" and okta.claims["name"] == "name"
     assert okta.claims_options == {"iss": {"values": ["https://acme.okta.com"]}}
@@ -65,6 +67,10 @@ def test_providers_are_read_in_order_with_their_policies(tmp_path):
         ({"LOGIN_METHOD_OIDC_OKTA_CLAIMS": "[1]"}, "OKTA_CLAIMS='\\[1\\]' is not valid"),
         ({"LOGIN_METHOD_OIDC_OKTA_CLAIMS": '{"password_hash": "x"}'}, "unknown profile fields"),
         ({"LOGIN_METHOD_OIDC_OKTA_LEEWAY": "soon"}, "LEEWAY='soon' is not valid"),
+        (
+            {"LOGIN_METHOD_OIDC_OKTA_DISCOVERY_URL": "https://acme.okta.com/oidc/metadata"},
+            "OKTA_DISCOVERY_URL is not at /.well-known/openid-configuration: set",
+        ),
     ],
 )
 def test_bad_provider_configuration_refuses_to_start(tmp_path, override, says):

@@ -227,7 +227,9 @@ def test_provider_error_response_gets_its_page(standin):
     assert back.status == 400 and "Stand-in could not sign you in" in back.text()
 
 
-@pytest.mark.parametrize("fault", ["bad_signature", "wrong_nonce", "wrong_audience", "expired"])
+@pytest.mark.parametrize(
+    "fault", ["bad_signature", "wrong_nonce", "wrong_audience", "foreign_audience", "expired"]
+)
 def test_faulty_id_token_is_refused(standin, fault):
     stack = standin()
     browser = stack.browser()
@@ -279,7 +281,7 @@ def test_response_naming_another_issuer_is_refused(standin):
     query["iss"] = ["https://attacker.example"]
     forged = urlunsplit(callback._replace(query=urlencode(query, doseq=True)))
     back = browser.page("GET", forged)
-    assert back.status == 400 and "different provider" in back.text()
+    assert back.status == 400 and "could not confirm that the answer came from" in back.text()
 
 
 def test_unreachable_provider_gets_a_502_page(fresh_stack):

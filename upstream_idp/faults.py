@@ -15,6 +15,7 @@ from typing import Any
 NONE = "none"
 WRONG_NONCE = "wrong_nonce"
 WRONG_AUDIENCE = "wrong_audience"
+FOREIGN_AUDIENCE = "foreign_audience"
 EXPIRED = "expired"
 BAD_SIGNATURE = "bad_signature"
 
@@ -23,6 +24,7 @@ FAULTS: dict[str, str] = {
     NONE: "None: a correct id_token",
     WRONG_NONCE: "Wrong nonce",
     WRONG_AUDIENCE: "Wrong audience (aud)",
+    FOREIGN_AUDIENCE: "Audience of another client, azp naming you",
     EXPIRED: "Expired (exp in the past)",
     BAD_SIGNATURE: "Bad signature",
 }
@@ -34,13 +36,20 @@ WRONG_AUDIENCE_VALUE = "some-other-client"
 EXPIRED_AGO = 600
 
 
-def apply_to_claims(fault: str, claims: dict[str, Any], now: int, ttl: int) -> dict[str, Any]:
+def apply_to_claims(
+    fault: str, claims: dict[str, Any], now: int, ttl: int, client_id: str
+) -> dict[str, Any]:
     """The id_token claims with `fault` applied (a claim fault; signatures are separate)."""
     claims = dict(claims)
     if fault == WRONG_NONCE:
         claims["nonce"] = WRONG_NONCE_VALUE
     elif fault == WRONG_AUDIENCE:
         claims["aud"] = WRONG_AUDIENCE_VALUE
+    elif fault == FOREIGN_AUDIENCE:
+        # Issued to another client but "authorized" for this one: aud must still contain
+        # the RP's client_id (OIDC Core §3.1.3.7), whatever azp says.
+        claims["azp"] = client_id
+        claims["aud"] = [WRONG_AUDIENCE_VALUE]
     elif fault == EXPIRED:
         claims["exp"] = now - EXPIRED_AGO
         claims["iat"] = now - EXPIRED_AGO - ttl

@@ -107,7 +107,11 @@ class StandInOpenIDCode(OpenIDCode):
         """
         claims = super().get_authorization_code_claims(authorization_code)
         return faults.apply_to_claims(
-            authorization_code.fault, claims, now(), current_app.config["TOKEN_TTL"]
+            authorization_code.fault,
+            claims,
+            now(),
+            current_app.config["TOKEN_TTL"],
+            authorization_code.client_id,
         )
 
     def generate_user_info(self, user: StandInUser, scope: str) -> UserInfo:

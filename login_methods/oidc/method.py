@@ -5,10 +5,13 @@
 
 authlib's OIDC client does the protocol (C18): discovery, PKCE, a random `state` and `nonce`
 kept in this browser's session, the code exchange with the provider's client authentication,
-and the id_token checks — signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`,
-`nonce`, `at_hash`, with a configurable clock-skew leeway. On top of it:
+and the id_token checks — signature against the provider's JWKS, `iss`, `exp`, `iat`, `nonce`,
+`azp`, `at_hash`, with a configurable clock-skew leeway. On top of it (C23):
+- the discovery document must name the configured issuer, and the id_token's `aud` must
+  contain our client_id (authlib alone accepts another audience when `azp` names us);
 - one redirect URI per provider, and the RFC 9207 `iss` response parameter checked when the
-  provider sends it: a response meant for one provider cannot be replayed at another (mix-up);
+  provider sends it, and required when its metadata says it sends it: a response meant for
+  one provider cannot be replayed at another (mix-up);
 - the state also names the pending broker login request it was started for, so the upstream
   round trip resumes exactly that sign-in;
 - accounts are keyed by (`iss`, `sub`), and linking follows identities.decide (C19);
@@ -56,6 +59,7 @@ LINK_REQUIRED = "oidc.link_required"
 
 # OAuth error codes from the provider (or authlib) that get a page of their own.
 _OAUTH_ERRORS = {"access_denied": "cancelled", "mismatching_state": "state"}
+ISS_PARAMETER_SUPPORTED = "authorization_response_iss_parameter_supported"
 
 
 class UpstreamError(Exception):
@@ -75,6 +79,18 @@ def _lacks_claims(provider: Provider, claims: dict[str, Any]) -> bool:
     if "groups" in scopes:
         wanted.add(provider.claims["groups"])
     return not wanted <= claims.keys()
+
+
+def _metadata(client, provider: Provider) -> dict[str, Any]:
+    """The provider's discovery document, refused unless it names the configured issuer
+    (OIDC Discovery §4.3): otherwise identities would be stored under, and tokens checked
+    against, an issuer nobody configured (C23)."""
+    metadata = client.load_server_metadata()
+    if metadata.get("issuer") != provider.issuer:
+        raise UpstreamError(
+            "untrusted_metadata", 502, detail=f"issuer={str(metadata.get('issuer'))[:100]}"
+        )
+    return metadata
 
 
 class OidcMethod(LoginMethod):
@@ -142,13 +158,16 @@ class OidcMethod(LoginMethod):
             "oidc.callback", provider=chosen.name
         )
         try:
+            metadata = _metadata(client, chosen)
             authorization = client.create_authorization_url(redirect_uri)
         except (requests.RequestException, ValueError) as error:
             return self._error_page(
                 chosen, pending, UpstreamError("unreachable", 502, type(error).__name__)
             )
+        except UpstreamError as error:
+            return self._error_page(chosen, pending, error)
         # Usually the issuer's origin (allowed at start); a provider may authorize elsewhere.
-        web.allow_form_action(current_app, client.load_server_metadata()["authorization_endpoint"])
+        web.allow_form_action(current_app, metadata["authorization_endpoint"])
         client.save_authorize_data(redirect_uri=redirect_uri, **authorization)
         flows = dict(session.get(FLOWS, {}))
         flows[authorization["state"]] = pending.login_request_id
@@ -175,12 +194,20 @@ class OidcMethod(LoginMethod):
     def _verified_claims(self, provider: Provider) -> dict[str, Any]:
         client = self.oauth.create_client(provider.name)
         try:
-            issuer = client.load_server_metadata()["issuer"]
+            metadata = _metadata(client, provider)
             returned_iss = request.args.get("iss")
-            if returned_iss is not None and returned_iss != issuer:
+            if returned_iss is None and metadata.get(ISS_PARAMETER_SUPPORTED) is True:
+                # RFC 9207 §2.4: a provider that says it sends `iss` must send it.
+                raise UpstreamError("mix_up", detail="no iss parameter")
+            if returned_iss is not None and returned_iss != provider.issuer:
                 raise UpstreamError("mix_up", detail=f"iss={returned_iss[:100]}")
             token = client.authorize_access_token(
-                claims_options={"iss": {"values": [issuer]}, **provider.claims_options},
+                claims_options={
+                    "iss": {"values": [provider.issuer]},
+                    **provider.claims_options,
+                    # OIDC Core §3.1.3.7 (3): aud must contain our client_id, whatever azp says.
+                    "aud": {"essential": True, "values": [provider.client_id]},
+                },
                 leeway=provider.leeway,
             )
             claims = dict(token.get("userinfo") or {})

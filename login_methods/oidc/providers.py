@@ -8,7 +8,10 @@
     LOGIN_METHOD_OIDC_GOOGLE_TRUST_EMAIL=true
 
 Per provider (all but ISSUER/DISCOVERY_URL, CLIENT_ID and CLIENT_SECRET optional):
-LABEL, ISSUER (discovery at ISSUER/.well-known/openid-configuration) or DISCOVERY_URL,
+LABEL, ISSUER (discovery at ISSUER/.well-known/openid-configuration) and/or DISCOVERY_URL
+(the metadata's `issuer` must equal ISSUER, or the URL the discovery URL is the well-known
+path of: OIDC Discovery §4.3, C23; a multi-tenant provider whose metadata names a template
+such as `…/{tenantid}/v2.0` is configured with that ISSUER and CLAIMS_OPTIONS for the tokens),
 SCOPES (default "openid email profile"), AUTH_METHOD (client_secret_basic or
 client_secret_post), TRUST_EMAIL (the provider's verified emails may link to existing local
 accounts; default false), JIT (create a local user on first sign-in; default true), CLAIMS (a
@@ -39,12 +42,14 @@ DEFAULT_CLAIMS = {
     "groups": "groups",
 }
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+WELL_KNOWN = "/.well-known/openid-configuration"
 
 
 @dataclass(frozen=True)
 class Provider:
     name: str
     label: str
+    issuer: str  # what the discovery document must say its issuer is
     discovery_url: str
     client_id: str
     client_secret: str
@@ -93,10 +98,16 @@ def load(setting) -> list[Provider]:
         def get(key: str, default: Any = None, cast=None, _prefix=prefix):
             return setting(f"{_prefix}_{key}", default, cast)
 
-        issuer = get("ISSUER")
-        discovery = get("DISCOVERY_URL") or (
-            f"{issuer.rstrip('/')}/.well-known/openid-configuration" if issuer else None
-        )
+        issuer, discovery = get("ISSUER"), get("DISCOVERY_URL")
+        if issuer and not discovery:
+            discovery = f"{issuer.rstrip('/')}{WELL_KNOWN}"
+        elif discovery and not issuer:
+            if not discovery.endswith(WELL_KNOWN):
+                raise ConfigError(
+                    f"LOGIN_METHOD_OIDC_{prefix}_DISCOVERY_URL is not at {WELL_KNOWN}: set"
+                    f" LOGIN_METHOD_OIDC_{prefix}_ISSUER to the issuer its document names"
+                )
+            issuer = discovery.removesuffix(WELL_KNOWN)
         client_id, client_secret = get("CLIENT_ID"), get("CLIENT_SECRET")
         if not discovery or not client_id or not client_secret:
             raise ConfigError(
@@ -121,6 +132,7 @@ def load(setting) -> list[Provider]:
             Provider(
                 name=name,
                 label=get("LABEL", name.replace("_", " ").title()),
+                issuer=issuer,
                 discovery_url=discovery,
                 client_id=client_id,
                 client_secret=client_secret,

@@ -202,6 +202,7 @@ def test_the_login_page_is_accessible_and_locked_down(upstream, rp, browser):
         "none",
         "wrong_nonce",
         "wrong_audience",
+        "foreign_audience",
         "expired",
         "bad_signature",
     }

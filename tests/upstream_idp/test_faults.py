@@ -98,3 +98,15 @@ def test_a_fault_applies_to_its_own_sign_in_only(rp, browser):
     token, nonce = _faulty_token(rp, browser, faults.NONE)
 
     assert rp.verified_claims(token["id_token"], nonce)["aud"] == rp.client.client_id
+
+
+def test_a_foreign_audience_names_the_rp_only_as_azp(upstream, rp, browser):
+    """The case authlib's azp rule alone lets through: aud lacks the RP, azp names it."""
+    token, nonce = _faulty_token(rp, browser, faults.FOREIGN_AUDIENCE)
+
+    with pytest.raises(InvalidClaimError) as caught:
+        rp.verified_claims(token["id_token"], nonce)
+    assert caught.value.claim == "aud"
+    claims = jwt.decode(token["id_token"], _jwks(upstream), algorithms=["RS256"]).claims
+    assert claims["aud"] == [faults.WRONG_AUDIENCE_VALUE]
+    assert claims["azp"] == rp.client.client_id and claims["nonce"] == nonce
