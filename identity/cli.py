@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from identity import db, housekeeping, schema, users
+from identity import db, housekeeping, profile_fields, schema, users
+from identity.profile_fields import ProfileFieldError
 from identity.users import UserError
 
 DEMO_EMAIL = "alice@example.com"
@@ -18,6 +17,7 @@ DEMO_PASSWORD = "demo-password-for-alice"  # noqa: S105 - documented development
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db)
     app.cli.add_command(create_user)
+    app.cli.add_command(edit_user)
     app.cli.add_command(set_password)
     app.cli.add_command(disable_user)
     app.cli.add_command(enable_user)
@@ -68,26 +68,100 @@ def create_user(
 ) -> None:
     """Create a user with a password."""
     try:
-        custom = json.loads(attributes) if attributes else {}
-        if not isinstance(custom, dict):
-            raise UserError("--attributes must be a JSON object")
-        user = users.create_user(
-            email,
-            password,
-            name=name,
-            given_name=given_name,
-            family_name=family_name,
-            email_verified=verified,
-            roles=list(roles),
-            groups=list(groups),
-            organization_external_id=org_id,
-            organization_external_name=org_name,
-            custom_attributes=custom,
+        fields = profile_fields.clean_all(
+            {
+                "name": name,
+                "given_name": given_name,
+                "family_name": family_name,
+                "roles": list(roles),
+                "groups": list(groups),
+                "organization_external_id": org_id,
+                "organization_external_name": org_name,
+                "custom_attributes": attributes or {},
+            }
         )
-    except (UserError, json.JSONDecodeError) as error:
+        user = users.create_user(email, password, email_verified=verified, **fields)
+    except (UserError, ProfileFieldError) as error:
         raise click.ClickException(str(error)) from error
     db.session().commit()
     click.echo(f"Created {user.email} (sub {user.subject}).")
+
+
+#: edit-user's options: option name → profile field (a User column).
+_EDITABLE = {
+    "name": "name",
+    "given_name": "given_name",
+    "family_name": "family_name",
+    "preferred_username": "preferred_username",
+    "picture": "picture",
+    "locale": "locale",
+    "phone": "phone_number",
+    "roles": "roles",
+    "groups": "groups",
+    "org_id": "organization_external_id",
+    "org_name": "organization_external_name",
+    "attributes": "custom_attributes",
+}
+_EMPTY = {"roles": list, "groups": list, "custom_attributes": dict}
+
+
+@click.command("edit-user")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", help="Full name.")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--preferred-username")
+@click.option("--picture", help="An absolute http(s) URL of the user's picture.")
+@click.option("--locale", help="A language tag, like en-US.")
+@click.option("--phone", help="A phone number in E.164 format, like +14155550123.")
+@click.option("--phone-verified/--phone-unverified", default=None)
+@click.option("--role", "roles", multiple=True, help="A role (repeatable; replaces the roles).")
+@click.option("--group", "groups", multiple=True, help="A group (repeatable; replaces them).")
+@click.option("--org-id", help="The organization's external id.")
+@click.option("--org-name", help="The organization's name (shown on the broker's consent).")
+@click.option("--attributes", help="Custom attributes as a JSON object (replaces them).")
+@click.option(
+    "--clear",
+    "cleared",
+    multiple=True,
+    type=click.Choice(sorted(_EDITABLE)),
+    help="Unset a field (repeatable), e.g. --clear roles.",
+)
+def edit_user(email: str, phone_verified, cleared, **options) -> None:
+    """Change a user's profile fields; what is not named stays as it is.
+
+    The values follow the same rules as every other write (identity/profile_fields.py), and
+    nothing is changed unless all of them are acceptable. The broker sees the new values at
+    the user's next sign-in. The email and its verification are not edited here: they decide
+    who may sign in (C19, C22).
+    """
+    user = _user_or_fail(email)
+    given = {
+        _EDITABLE[option]: list(value) if isinstance(value, tuple) else value
+        for option, value in options.items()
+        if value not in (None, ())
+    }
+    both = {_EDITABLE[option] for option in cleared} & given.keys()
+    if both:
+        raise click.ClickException(f"Both set and cleared: {', '.join(sorted(both))}.")
+    try:
+        changes = profile_fields.clean_all(given)
+    except ProfileFieldError as error:
+        raise click.ClickException(str(error)) from error
+    for option in cleared:
+        field = _EDITABLE[option]
+        changes[field] = _EMPTY[field]() if field in _EMPTY else None
+    if "phone_number" in changes and changes["phone_number"] is None:
+        changes["phone_number_verified"] = None
+    if phone_verified is not None:
+        changes["phone_number_verified"] = phone_verified
+    if not changes:
+        raise click.ClickException("Nothing to change: name a field to set or --clear.")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    db.session().commit()
+    click.echo(f"Updated {user.email}: {', '.join(sorted(changes))}.")
 
 
 @click.command("set-password")

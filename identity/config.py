@@ -98,6 +98,8 @@ DEVELOPMENT_DEFAULTS: dict[str, Any] = {
     "LOGIN_METHOD_OIDC_STANDIN_CLIENT_SECRET": "upstream-dev-secret-not-for-production",
     "LOGIN_METHOD_OIDC_STANDIN_SCOPES": "openid email profile groups",
     "LOGIN_METHOD_OIDC_STANDIN_TRUST_EMAIL": "true",
+    # The stand-in's login form has a groups field: let it own groups, to show the mapping (C24).
+    "LOGIN_METHOD_OIDC_STANDIN_CLAIMS": '{"groups": "groups"}',
     "MAIL_SECURITY": "none",  # the local sink speaks plain SMTP on loopback
     "MAIL_FROM": "Acme Identity <no-reply@acme.test>",
 }

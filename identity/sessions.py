@@ -59,6 +59,16 @@ def sign_in(user: User, method: str) -> None:
     login_user(user)
 
 
+def end_sessions(user: User, method: str) -> int:
+    """End every session `user` started with `method`, in every browser (the caller commits)."""
+    result = db.session().execute(
+        update(SignIn)
+        .where(SignIn.user_id == user.id, SignIn.method == method, SignIn.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
 def sign_out() -> None:
     """End this browser's session everywhere it might be copied; keep its pending requests."""
     sign_in_id = session.get(SIGN_IN_KEY)

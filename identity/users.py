@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import select
 
-from identity import db
+from identity import db, signals
 from identity.models import User, utcnow
 from identity.passwords import PasswordHasher, context_words, policy_problems
 
@@ -82,6 +82,12 @@ def set_password(user: User, password: str) -> None:
     check_new_password(password, user.email)
     user.password_hash = hasher().hash(password)
     user.session_epoch = secrets.token_urlsafe(16)  # sign out every existing session
+
+
+def prove_email(user: User, method: str) -> None:
+    """`method` has just proven that this user controls their address (the caller commits)."""
+    user.email_verified = True
+    signals.email_proven.send(current_app._get_current_object(), user=user, method=method)
 
 
 def disable(user: User) -> None:

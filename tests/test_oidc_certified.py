@@ -47,6 +47,7 @@ def certified(tmp_path_factory):
                 "LOGIN_METHOD_OIDC_CERTIFIED_CLIENT_SECRET": CLIENT_SECRET,
                 "LOGIN_METHOD_OIDC_CERTIFIED_SCOPES": "openid email profile groups",
                 "LOGIN_METHOD_OIDC_CERTIFIED_TRUST_EMAIL": "true",
+                "LOGIN_METHOD_OIDC_CERTIFIED_CLAIMS": '{"groups": "groups"}',
             }
         )
         with stack:

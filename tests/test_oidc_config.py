@@ -49,6 +49,9 @@ def test_providers_are_read_in_order_with_their_policies(tmp_path):
     assert (google.issuer, okta.issuer) == ("https://accounts.google.com", "https://acme.okta.com")
     assert okta.label == "Okta" and okta.auth_method == "client_secret_post" and not okta.jit
     assert okta.claims["groups"] == "okta_groups" and okta.claims["name"] == "name"
+    # C24: the names, picture and locale by default, plus what CLAIMS maps.
+    assert google.sync_fields == ("given_name", "family_name", "name", "picture", "locale")
+    assert okta.sync_fields == (*google.sync_fields, "groups") and "groups" not in google.claims
     assert okta.claims_options == {"iss": {"values": ["https://acme.okta.com"]}}
     html = app.test_client().get("/login?login_request_id=lri_1&state=s").get_data(as_text=True)
     assert html.index("Sign in with Google") < html.index("Sign in with Okta")
@@ -67,6 +70,9 @@ def test_providers_are_read_in_order_with_their_policies(tmp_path):
         ({"LOGIN_METHOD_OIDC_OKTA_CLAIMS": "[1]"}, "OKTA_CLAIMS='\\[1\\]' is not valid"),
         ({"LOGIN_METHOD_OIDC_OKTA_CLAIMS": '{"password_hash": "x"}'}, "unknown profile fields"),
         ({"LOGIN_METHOD_OIDC_OKTA_LEEWAY": "soon"}, "LEEWAY='soon' is not valid"),
+        ({"LOGIN_METHOD_OIDC_OKTA_SYNC_FIELDS": "name,password_hash"}, "unknown profile fields"),
+        ({"LOGIN_METHOD_OIDC_GOOGLE_SYNC_FIELDS": "name,roles"}, "names fields with no claim"),
+        ({"LOGIN_METHOD_OIDC_OKTA_CLAIMS": '{"roles": ""}'}, "each field maps to a claim name"),
         (
             {"LOGIN_METHOD_OIDC_OKTA_DISCOVERY_URL": "https://acme.okta.com/oidc/metadata"},
             "OKTA_DISCOVERY_URL is not at /.well-known/openid-configuration: set",

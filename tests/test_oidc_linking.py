@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from identity import db
@@ -14,6 +15,7 @@ from identity.models import AuditEvent, User
 from login_methods.oidc.identities import LinkedIdentity
 from tests.helpers import DEMO_EMAIL
 from tests.mail_sink import free_port
+from tests.servers import SilentServer
 from tests.stack import Browser, Page, Stack
 
 pytestmark = pytest.mark.integration
@@ -72,7 +74,7 @@ def audit_events(stack: Stack, event: str) -> list[AuditEvent]:
 
 
 def test_new_user_with_jit_on_is_created_linked_and_signed_in(standin):
-    stack = standin()
+    stack = standin(CLAIMS='{"groups": "groups"}')  # groups only when mapped (C24)
     browser, back, authorization = sign_in_upstream(
         stack, username="dave", email="dave@example.com", given_name="Dave", groups="eng, ops"
     )
@@ -104,18 +106,19 @@ def test_client_secret_post_providers_work(standin):
     assert back.status == 303, back.text()
 
 
-def test_new_user_with_jit_off_is_refused_and_the_login_request_survives(standin):
+def test_new_user_with_jit_off_gets_sign_in_to_connect_and_the_login_request_survives(standin):
     stack = standin(JIT="false")
     browser, back, authorization = sign_in_upstream(
         stack, username="erin", email="erin@example.com"
     )
-    assert back.status == 400 and "No account for this Stand-in identity" in back.text()
+    assert back.status == 200 and "Sign in to connect Stand-in" in back.text()
     assert user_by_email(stack, "erin@example.com") is None
     # The way back works: the login page still serves the same broker login request.
     again = browser.page("GET", back.href("a.button"))
     assert again.status == 200
     done = browser.sign_in_with_password(browser.page("GET", authorization.login_url))
     assert done.status == 303
+    assert links_of(stack, DEMO_EMAIL) == []  # another account's sign-in links nothing
 
 
 def test_verified_email_from_a_trusted_provider_links_a_verified_local_account(standin):
@@ -176,6 +179,25 @@ def test_proof_in_another_browser_links_nothing(standin):
     other = stack.browser()  # the owner signs in elsewhere: no link for mallory's identity
     assert other.sign_in_with_password(other.page("GET", other.authorize().login_url)).status == 303
     assert links_of(stack, DEMO_EMAIL) == []
+
+
+def test_c19_a_pending_link_is_completed_only_by_the_account_it_names(standin):
+    """Mallory's upstream identity asserts Alice's address and waits for Alice's proof; a
+    different account signing in in that browser, for that request, links nothing."""
+    stack = standin(TRUST_EMAIL="false")
+    stack.idp.app.test_cli_runner().invoke(
+        args=["create-user", "bob@example.com", "--password", "bobs long passphrase"]
+    )
+    browser, back, authorization = sign_in_upstream(stack, username="mallory", email=DEMO_EMAIL)
+    assert "You already have an account here" in back.text()
+    login = browser.page("GET", authorization.login_url)
+    assert "To connect your Stand-in account" in login.text()
+    signed_in = browser.sign_in_with_password(
+        login, email="bob@example.com", password="bobs long passphrase"
+    )
+    assert signed_in.status == 303
+    assert links_of(stack, DEMO_EMAIL) == [] and links_of(stack, "bob@example.com") == []
+    assert audit_events(stack, "oidc.identity_linked") == []
 
 
 def test_second_sign_in_finds_the_link_by_sub_even_after_the_email_changed(standin):
@@ -298,4 +320,119 @@ def test_unreachable_provider_gets_a_502_page(fresh_stack):
     login = browser.page("GET", authorization.login_url)
     down = browser.submit(login, "/login/oidc/down/start")
     assert down.status == 502 and "not reachable right now" in down.text()
+    assert browser.sign_in_with_password(browser.page("GET", authorization.login_url)).status == 303
+
+
+# -- what an upstream assertion can learn (C8) and break (bad input) --------------------------
+
+
+def _answer(stack: Stack, **claims) -> tuple[int, str, str]:
+    """What a fresh browser sees: the page the upstream sign-in lands on and the login page
+    its button leads to (status and visible text: tokens and ids differ by design)."""
+    browser, back, _ = sign_in_upstream(stack, **claims)
+    follow = browser.page("GET", back.href("a.button")) if back.status == 200 else back
+    return back.status, back.soup.get_text(" ", strip=True), follow.soup.get_text(" ", strip=True)
+
+
+@pytest.mark.parametrize("trust_email", ["true", "false"])
+def test_c8_with_jit_off_an_asserted_address_reveals_nothing_about_accounts(standin, trust_email):
+    """A provider that can assert any address (a tenant admin of a multi-tenant provider)
+    must not learn which addresses have accounts here: unknown, known, known-but-unverified
+    upstream and disabled all get the same page, and the same page after it."""
+    stack = standin(JIT="false", TRUST_EMAIL=trust_email)
+    runner = stack.idp.app.test_cli_runner()
+    runner.invoke(args=["create-user", "off@example.com", "--password", "a fine long passphrase"])
+    runner.invoke(args=["disable-user", "off@example.com"])
+    answers = {
+        "unknown": _answer(stack, username="u1", email="nobody@example.com"),
+        "known, unverified upstream": _answer(
+            stack, username="u2", email=DEMO_EMAIL, email_verified=False
+        ),
+        "disabled": _answer(stack, username="u3", email="off@example.com", email_verified=False),
+        "unknown, unverified upstream": _answer(
+            stack, username="u4", email="nobody2@example.com", email_verified=False
+        ),
+    }
+    if trust_email == "false":  # a verified address links only from a trusted provider
+        answers["known"] = _answer(stack, username="u5", email=DEMO_EMAIL)
+    first = answers["unknown"]
+    assert first[0] == 200 and "Sign in to connect Stand-in" in first[1]
+    assert "To connect your Stand-in account" in first[2]
+    assert {case: answer == first for case, answer in answers.items()} == dict.fromkeys(
+        answers, True
+    )
+    assert user_by_email(stack, "nobody@example.com") is None
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "kim@corp.local", "x@example.invalid"])
+def test_an_unusable_upstream_email_gets_the_method_page_not_a_500(standin, email):
+    stack = standin()
+    browser, back, authorization = sign_in_upstream(stack, username="odd", email=email)
+    assert back.status == 400 and "shared an email address we cannot use" in back.text()
+    assert audit_events(stack, "oidc.sign_in_failed")[-1].detail["reason"] == "bad_email"
+    # The way back works, and another method completes the same login request.
+    assert browser.page("GET", back.href("a.button")).status == 200
+    assert browser.sign_in_with_password(browser.page("GET", authorization.login_url)).status == 303
+
+
+def test_abandoned_starts_are_bounded_and_only_the_oldest_are_forgotten(standin):
+    """E4: the session cookie holds a few round trips in flight, not every one ever started."""
+    stack = standin()
+    browser = stack.browser()
+    authorization = browser.authorize()
+    login = browser.page("GET", authorization.login_url)
+    states = []
+    for _ in range(30):
+        started = browser.submit(login, "/login/oidc/standin/start")
+        states.append(parse_qs(urlsplit(started.response.headers["Location"]).query)["state"][0])
+    cookie = next(c for c in browser.cookies if c.name == "idp_session")
+    assert len(cookie.name) + len(cookie.value) < 4096
+    # The oldest start is forgotten: its answer is refused as no longer valid ...
+    oldest = urlencode({"code": "x", "state": states[0], "iss": stack.upstream.url})
+    refused = browser.page("GET", f"{stack.idp.url}/login/oidc/standin/callback?{oldest}")
+    assert refused.status == 400 and "no longer valid" in refused.text()
+    # ... and the newest completes.
+    form_page = browser.page("GET", started.response.headers["Location"])
+    back = at_provider(browser, form_page, username="pat", email="pat@example.com")
+    assert browser.page("GET", back).status == 303
+
+
+def test_c18_the_redirect_uri_comes_from_configuration_not_the_host_header(standin):
+    """A forged Host header must not send the provider's code to the attacker's host."""
+    stack = standin()
+    browser = stack.browser()
+    login = browser.page("GET", browser.authorize().login_url)
+    action, fields = login.form("/login/oidc/standin/start")
+    cookies = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+    response = requests.post(
+        action,
+        data=fields,
+        headers={"Host": "evil.example", "Cookie": cookies},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 303, response.text
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert query["redirect_uri"] == [f"{stack.idp.url}/login/oidc/standin/callback"]
+
+
+def test_c21_the_upstream_timeout_reaches_the_discovery_call(fresh_stack):
+    """A provider that accepts and never answers: the method gives up on its own (the silent
+    peer sees the client close first), and the user gets the "not reachable" page with the
+    login request intact — no wall-clock assertion."""
+    with SilentServer() as silent:
+        stack = fresh_stack(
+            LOGIN_METHODS="password,oidc",
+            LOGIN_METHOD_OIDC_PROVIDERS="hung",
+            LOGIN_METHOD_OIDC_HUNG_ISSUER=silent.url,
+            LOGIN_METHOD_OIDC_HUNG_CLIENT_ID="x",
+            LOGIN_METHOD_OIDC_HUNG_CLIENT_SECRET="y",
+            LOGIN_METHOD_OIDC_HUNG_TIMEOUT="0.3",
+        )
+        browser = stack.browser()
+        authorization = browser.authorize()
+        login = browser.page("GET", authorization.login_url)
+        hung = browser.submit(login, "/login/oidc/hung/start")
+        assert hung.status == 502 and "not reachable right now" in hung.text()
+    assert silent.outcomes and set(silent.outcomes) == {"client gave up"}, silent.outcomes
     assert browser.sign_in_with_password(browser.page("GET", authorization.login_url)).status == 303

@@ -24,7 +24,7 @@ FAULTS: dict[str, str] = {
     NONE: "None: a correct id_token",
     WRONG_NONCE: "Wrong nonce",
     WRONG_AUDIENCE: "Wrong audience (aud)",
-    FOREIGN_AUDIENCE: "Audience of another client, azp naming you",
+    FOREIGN_AUDIENCE: "Another client's aud (azp: you)",
     EXPIRED: "Expired (exp in the past)",
     BAD_SIGNATURE: "Bad signature",
 }

@@ -256,7 +256,7 @@ class MagicLinkMethod(LoginMethod):
         if not user.is_active:
             db.session().rollback()
             return self._problem_page(Problem.UNKNOWN)
-        user.email_verified = True  # following the link proved the address
+        users.prove_email(user, method=self.name)  # following the link proved the address
         return complete_login(user, pending, method=self.name)
 
     def _problem_page(self, problem: Problem):

@@ -30,6 +30,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import (
     Blueprint,
     abort,
+    after_this_request,
     current_app,
     redirect,
     render_template,
@@ -40,7 +41,7 @@ from flask import (
 from flask_login import current_user
 from joserfc.errors import JoseError
 
-from identity import audit, db, login_requests, signals, web
+from identity import audit, db, login_requests, mail, sessions, signals, web
 from identity.completion import complete_login
 from identity.models import PendingLoginRequest, User, utcnow
 from login_methods.base import LoginMethod
@@ -50,10 +51,16 @@ from login_methods.oidc.providers import Provider
 HERE = Path(__file__).parent
 #: session key: {state: login_request_id} for upstream round trips in flight
 FLOWS = "oidc_flows"
-MAX_FLOWS = 10
+#: Round trips kept per browser, newest first; each costs ~250 bytes of the session cookie,
+#: which browsers drop past 4 KB (E4). Older abandoned ones are forgotten.
+MAX_FLOWS = 5
+#: authlib keeps each round trip's nonce and PKCE verifier in the session under this prefix,
+#: followed by the provider's name and the state.
+AUTHLIB_STATE_PREFIX = "_state_"
 
 SIGN_IN_FAILED = "oidc.sign_in_failed"
 IDENTITY_LINKED = "oidc.identity_linked"
+IDENTITY_DETACHED = "oidc.identity_detached"
 USER_CREATED = "oidc.user_created"
 LINK_REQUIRED = "oidc.link_required"
 
@@ -75,10 +82,20 @@ def _lacks_claims(provider: Provider, claims: dict[str, Any]) -> bool:
     scopes = provider.scopes.split()
     wanted = {"email", "email_verified"} if "email" in scopes else set()
     if "profile" in scopes:
-        wanted |= {provider.claims[field] for field in ("name", "given_name", "family_name")}
-    if "groups" in scopes:
+        names = ("name", "given_name", "family_name")
+        wanted |= {provider.claims[field] for field in names if field in provider.sync_fields}
+    if "groups" in scopes and "groups" in provider.sync_fields:
         wanted.add(provider.claims["groups"])
     return not wanted <= claims.keys()
+
+
+def _forget_abandoned_flows(flows: dict[str, str]) -> None:
+    """Drop authlib's saved data for round trips no longer in `flows`: authlib forgets them
+    only after an hour, so abandoned "Sign in with …" starts would grow the cookie past what
+    browsers keep, and sign-in would break (E4)."""
+    for key in [key for key in session if key.startswith(AUTHLIB_STATE_PREFIX)]:
+        if key.rpartition("_")[2] not in flows:
+            session.pop(key)
 
 
 def _metadata(client, provider: Provider) -> dict[str, Any]:
@@ -91,6 +108,21 @@ def _metadata(client, provider: Provider) -> dict[str, Any]:
             "untrusted_metadata", 502, detail=f"issuer={str(metadata.get('issuer'))[:100]}"
         )
     return metadata
+
+
+def _detached_notice(to: str, labels: list[str]) -> mail.Message:
+    context = {
+        "product_name": current_app.config["PRODUCT_NAME"],
+        "providers": " and ".join(labels),
+        "login_url": current_app.config["PUBLIC_URL"].rstrip("/"),
+    }
+    return mail.Message(
+        to=to,
+        subject=f"A sign-in was removed from your {context['product_name']} account",
+        text=render_template("email/oidc_detached.txt", **context),
+        html=render_template("email/oidc_detached.html", **context),
+        purpose="oidc_detached",
+    )
 
 
 class OidcMethod(LoginMethod):
@@ -127,6 +159,7 @@ class OidcMethod(LoginMethod):
                 },
             )
         signals.user_signed_in.connect(self._link_after_proof, app)
+        signals.email_proven.connect(self._detach_unproven, app)
 
     def blueprint(self) -> Blueprint:
         bp = Blueprint("oidc", __name__, template_folder=str(HERE / "templates"))
@@ -168,10 +201,13 @@ class OidcMethod(LoginMethod):
             return self._error_page(chosen, pending, error)
         # Usually the issuer's origin (allowed at start); a provider may authorize elsewhere.
         web.allow_form_action(current_app, metadata["authorization_endpoint"])
-        client.save_authorize_data(redirect_uri=redirect_uri, **authorization)
+        # What the callback needs, and no more (not the URL): the session is a cookie.
+        kept = {key: authorization[key] for key in ("state", "nonce", "code_verifier")}
+        client.save_authorize_data(redirect_uri=redirect_uri, **kept)
         flows = dict(session.get(FLOWS, {}))
         flows[authorization["state"]] = pending.login_request_id
         session[FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
+        _forget_abandoned_flows(session[FLOWS])
         return redirect(authorization["url"], code=303)
 
     # -- back from the provider -------------------------------------------------------------
@@ -238,11 +274,12 @@ class OidcMethod(LoginMethod):
             identity = identities.link(user, provider, claims)
             audit.record(IDENTITY_LINKED, user=user, provider=provider.name, how="verified_email")
         elif decision.kind == "create":
-            user = identities.create_user(provider, claims)
-            identity = identities.link(user, provider, claims)
-            audit.record(USER_CREATED, user=user, provider=provider.name)
+            user, identity = identities.create_user(provider, claims, decision.email)
+            audit.record(
+                USER_CREATED, user=user, provider=provider.name, email_proven=user.email_verified
+            )
         elif decision.kind == "prove_first":
-            if not (current_user.is_authenticated and current_user.id == user.id):
+            if not (user and current_user.is_authenticated and current_user.id == user.id):
                 return self._ask_for_proof(provider, pending, user, claims)
             # Already signed in here as that account: that is the proof.
             identity = identities.link(user, provider, claims)
@@ -250,17 +287,21 @@ class OidcMethod(LoginMethod):
         else:
             return self._error_page(provider, pending, UpstreamError(decision.reason or "refused"))
         identities.apply_claims(user, provider, claims)
-        identity.email = claims.get("email")
+        email = identities.upstream_email(claims)
+        identity.email = email if isinstance(email, str) else None
         identity.last_sign_in_at = utcnow()
         return complete_login(user, pending, method=self.name)
 
-    def _ask_for_proof(self, provider, pending, user: User, claims) -> tuple[str, int]:
+    def _ask_for_proof(self, provider, pending, user: User | None, claims) -> tuple[str, int]:
+        """ "Sign in to connect": the same page, status and writes whether or not an account
+        has the upstream address when just-in-time sign-up is off (C8)."""
         identities.remember_pending_link(pending, user, provider, claims)
         audit.record(
             LINK_REQUIRED,
             user=user,
             provider=provider.name,
             login_request_id=pending.login_request_id,
+            account_found=user is not None,
         )
         db.session().commit()
         return render_template("oidc/link_required.html", provider=provider, pending=pending), 200
@@ -272,6 +313,25 @@ class OidcMethod(LoginMethod):
         identity = identities.complete_pending_link(pending, user)
         if identity is not None:
             audit.record(IDENTITY_LINKED, user=user, provider=identity.provider, how=method)
+
+    def _detach_unproven(self, app, user: User, method: str) -> None:
+        """Receiver of `email_proven` (C22): an identity that created this account from the
+        address without proving it is detached, its sessions end, and the owner is told."""
+        detached = identities.detach_unproven(user)
+        if not detached:
+            return
+        sessions.end_sessions(user, method=self.name)
+        providers_named = []
+        for identity in detached:
+            audit.record(IDENTITY_DETACHED, user=user, provider=identity.provider, how=method)
+            provider = self.providers.get(identity.provider)
+            providers_named.append(provider.label if provider else identity.provider)
+        message = _detached_notice(user.email, providers_named)
+
+        @after_this_request
+        def _notify(response):  # once the transaction that detached them has committed
+            mail.send_later(message)
+            return response
 
     def _error_page(
         self, provider: Provider, pending: PendingLoginRequest | None, error: UpstreamError

@@ -15,7 +15,11 @@ such as `…/{tenantid}/v2.0` is configured with that ISSUER and CLAIMS_OPTIONS 
 SCOPES (default "openid email profile"), AUTH_METHOD (client_secret_basic or
 client_secret_post), TRUST_EMAIL (the provider's verified emails may link to existing local
 accounts; default false), JIT (create a local user on first sign-in; default true), CLAIMS (a
-JSON object mapping profile fields to claim names, over the standard ones), CLAIMS_OPTIONS
+JSON object mapping profile fields to claim names, over the standard ones: roles, groups and
+the organization fields have none, so only a mapping here lets a provider fill them),
+SYNC_FIELDS (the profile fields the provider owns, written at every sign-in, C24: default
+given_name, family_name, name, picture and locale plus every field CLAIMS maps; "none" for
+none; nothing else a provider sends ever changes the local record), CLAIMS_OPTIONS
 (JSON, authlib claims options, e.g. an accepted issuer list for multi-tenant providers), LEEWAY
 (clock skew in seconds, default 120), TIMEOUT (seconds per call, default 10), CA_FILE.
 """
@@ -31,16 +35,22 @@ from identity.config import ConfigError
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
-#: Profile fields a provider's claims may fill (identity.models.User columns).
-DEFAULT_CLAIMS = {
-    "given_name": "given_name",
-    "family_name": "family_name",
-    "name": "name",
-    "preferred_username": "preferred_username",
-    "picture": "picture",
-    "locale": "locale",
-    "groups": "groups",
+#: Profile fields with a standard OIDC claim (OIDC Core §5.1), read from that claim by default.
+STANDARD_CLAIMS = {
+    field: field
+    for field in ("given_name", "family_name", "name", "preferred_username", "picture", "locale")
 }
+#: Profile fields a provider's claims may fill (identity.models.User columns); those without a
+#: standard claim (who someone is to the application) only through CLAIMS.
+MAPPABLE_FIELDS = (
+    *STANDARD_CLAIMS,
+    "roles",
+    "groups",
+    "organization_external_id",
+    "organization_external_name",
+)
+#: What a provider owns unless SYNC_FIELDS says otherwise (C24), plus every field CLAIMS maps.
+DEFAULT_SYNC_FIELDS = ("given_name", "family_name", "name", "picture", "locale")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 WELL_KNOWN = "/.well-known/openid-configuration"
 
@@ -57,7 +67,9 @@ class Provider:
     auth_method: str = "client_secret_basic"
     trust_email: bool = False
     jit: bool = True
-    claims: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLAIMS))
+    claims: dict[str, str] = field(default_factory=lambda: dict(STANDARD_CLAIMS))
+    #: The profile fields this provider writes at each sign-in (C24); no other field changes.
+    sync_fields: tuple[str, ...] = DEFAULT_SYNC_FIELDS
     claims_options: dict[str, Any] = field(default_factory=dict)
     leeway: int = 120
     timeout: float = 10.0
@@ -80,6 +92,17 @@ def _json_object(value: Any) -> dict:
     if not isinstance(parsed, dict):
         raise ValueError("expected a JSON object")
     return parsed
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A comma-separated list of profile fields ("" or "none" for none at all)."""
+    names = tuple(name.strip() for name in str(value).split(",") if name.strip())
+    if names in ((), ("none",)):
+        return ()
+    unknown = [name for name in names if name not in MAPPABLE_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown profile fields {unknown}")
+    return names
 
 
 def load(setting) -> list[Provider]:
@@ -122,11 +145,24 @@ def load(setting) -> list[Provider]:
         scopes = get("SCOPES", "openid email profile")
         if "openid" not in scopes.split():
             raise ConfigError(f"LOGIN_METHOD_OIDC_{prefix}_SCOPES must include openid")
-        claims = {**DEFAULT_CLAIMS, **get("CLAIMS", {}, _json_object)}
-        unknown = set(claims) - set(DEFAULT_CLAIMS)
-        if unknown:
+        mapped = get("CLAIMS", {}, _json_object)
+        unknown = set(mapped) - set(MAPPABLE_FIELDS)
+        if unknown or not all(isinstance(claim, str) and claim for claim in mapped.values()):
             raise ConfigError(
                 f"LOGIN_METHOD_OIDC_{prefix}_CLAIMS maps unknown profile fields: {sorted(unknown)}"
+                if unknown
+                else f"LOGIN_METHOD_OIDC_{prefix}_CLAIMS: each field maps to a claim name"
+            )
+        claims = {**STANDARD_CLAIMS, **mapped}
+        sync_fields = get("SYNC_FIELDS", None, _names)
+        if sync_fields is None:
+            extra = [name for name in mapped if name not in DEFAULT_SYNC_FIELDS]
+            sync_fields = (*DEFAULT_SYNC_FIELDS, *extra)
+        unclaimed = [name for name in sync_fields if name not in claims]
+        if unclaimed:
+            raise ConfigError(
+                f"LOGIN_METHOD_OIDC_{prefix}_SYNC_FIELDS names fields with no claim: {unclaimed}"
+                f" (map them in LOGIN_METHOD_OIDC_{prefix}_CLAIMS)"
             )
         providers.append(
             Provider(
@@ -141,6 +177,7 @@ def load(setting) -> list[Provider]:
                 trust_email=get("TRUST_EMAIL", False, _flag),
                 jit=get("JIT", True, _flag),
                 claims=claims,
+                sync_fields=tuple(sync_fields),
                 claims_options=get("CLAIMS_OPTIONS", {}, _json_object),
                 leeway=get("LEEWAY", 120, int),
                 timeout=get("TIMEOUT", 10.0, float),

@@ -61,3 +61,29 @@ def test_login_page_passes_axe(page, stack):
     start_demo(page, stack)
     assert_accessible(page)
     assert console.csp_violations() == []
+
+
+def test_thirty_abandoned_provider_starts_still_leave_a_working_sign_in(page, standin):
+    """E4: each "Sign in with …" keeps its state, nonce and PKCE verifier in the session
+    cookie; abandoned ones used to pile up until the cookie passed 4 KB and Chromium dropped
+    it, which broke sign-in. Only the newest few are kept now."""
+    stack = standin()
+    page, console = page
+    start_demo(page, stack)
+    login_url = page.url
+    sizes = []
+    for _ in range(30):
+        page.get_by_role("button", name="Sign in with Stand-in").click()
+        page.wait_for_url(f"{stack.upstream.url}/authorize?**")
+        cookie = next(c for c in page.context.cookies(stack.idp.url) if c["name"] == "idp_session")
+        sizes.append(len(cookie["name"]) + len(cookie["value"]))
+        page.goto(login_url)  # changed their mind: back to the login page
+    assert max(sizes) < 4096 and sizes[-1] == pytest.approx(sizes[10], rel=0.1)  # bounded
+
+    page.get_by_role("button", name="Sign in with Stand-in").click()
+    page.wait_for_url(f"{stack.upstream.url}/authorize?**")
+    page.get_by_label("Username").fill("olga")
+    page.get_by_label("Email", exact=True).fill("olga@example.com")
+    page.get_by_role("button", name="Continue").click()
+    assert "olga@example.com" in consent_and_see_token(page, stack)
+    assert console.csp_violations() == []

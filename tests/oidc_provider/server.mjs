@@ -71,12 +71,15 @@ const configuration = {
       },
     };
   },
-  scopes: ['openid', 'email', 'profile', 'groups'],
+  scopes: ['openid', 'email', 'profile', 'groups', 'phone', 'organization'],
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
-    profile: ['name', 'given_name', 'family_name'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'locale'],
     groups: ['groups'],
+    phone: ['phone_number', 'phone_number_verified'],
+    // What an upstream admin controls and a relying party must not take unasked (C24).
+    organization: ['roles', 'org_id', 'org_name'],
   },
   conformIdTokenClaims,
   pkce: { required: () => true }, // S256 is the only method oidc-provider 9 supports
