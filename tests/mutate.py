@@ -219,6 +219,121 @@ MUTANTS = (
         ("tests/test_magic_link.py",),
     ),
     Mutant(
+        "C5",
+        "CSRF checking is switched off in the derived settings (the forms still carry tokens)",
+        "identity/config.py",
+        '        "WTF_CSRF_TIME_LIMIT": config["SESSION_LIFETIME"],\n',
+        '        "WTF_CSRF_TIME_LIMIT": config["SESSION_LIFETIME"],\n'
+        '        "WTF_CSRF_ENABLED": False,\n',
+        ("tests/test_login_request.py", "tests/test_password_login.py"),
+    ),
+    Mutant(
+        "C5",
+        "sign-out accepts GET (any page can sign the user out)",
+        "identity/views.py",
+        '@bp.post("/logout")',
+        '@bp.route("/logout", methods=["GET", "POST"])',
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C5",
+        '"Continue as" accepts GET (a link or an <img> hands the signed-in user off)',
+        "identity/views.py",
+        """@bp.post("/login/continue")
+def continue_as():
+    \"\"\" "Continue as <name>", and the retry after a failed hand-off: no second password.\"\"\"
+    pending = login_requests.load(request.form.get("login_request_id", ""))""",
+        """@bp.route("/login/continue", methods=["GET", "POST"])
+def continue_as():
+    \"\"\" "Continue as <name>", and the retry after a failed hand-off: no second password.\"\"\"
+    pending = login_requests.load(request.values.get("login_request_id", ""))""",
+        ("tests/test_login_request.py", "tests/test_password_login.py"),
+    ),
+    Mutant(
+        "C14",
+        "opening the magic link (GET) signs in at once",
+        "login_methods/magic_link/method.py",
+        '        return render_template("magic_link/confirm.html", token=token,'
+        " email=row.user.email)\n\n"
+        "    def confirm(self):\n"
+        '        token = request.form.get("token", "")',
+        "        return self.confirm()\n\n"
+        "    def confirm(self):\n"
+        '        token = request.values.get("token", "")',
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C14",
+        "the confirm page's POST needs no CSRF token",
+        "login_methods/magic_link/method.py",
+        '        bp.add_url_rule("/confirm", "confirm", self.confirm, methods=["POST"])',
+        '        bp.add_url_rule("/confirm", "confirm",'
+        ' __import__("app").csrf.exempt(self.confirm), methods=["POST"])',
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C16",
+        "magic-link requests are not limited per address typed",
+        "login_methods/magic_link/method.py",
+        '            throttle.Key(f"magic_link.email:{address}", self.email_limit,'
+        " self.limit_delay),\n",
+        "",
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C16",
+        "magic-link requests are not limited per client address",
+        "login_methods/magic_link/method.py",
+        """            throttle.Key(
+                f"magic_link.address:{request.remote_addr}", self.address_limit, self.limit_delay
+            ),
+""",
+        "",
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C16",
+        "only requests for existing accounts count (the 429 tells that an account exists)",
+        "login_methods/magic_link/method.py",
+        """        throttle.register_failure(keys)  # every request counts towards the limit
+
+        verifier = request.cookies.get(VERIFIER_COOKIE) or tokens.new_verifier()
+        user = users.find_by_email(address)
+        if user is not None and user.is_active:
+""",
+        """        verifier = request.cookies.get(VERIFIER_COOKIE) or tokens.new_verifier()
+        user = users.find_by_email(address)
+        if user is not None and user.is_active:
+            throttle.register_failure(keys)
+""",
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C20",
+        "the M2M token is not refreshed ahead of its expiry",
+        "identity/broker_client.py",
+        "TOKEN_LEEWAY = 60",
+        "TOKEN_LEEWAY = 0",
+        ("tests/test_broker_client.py",),
+    ),
+    Mutant(
+        "C20",
+        "a 401 does not fetch a new token (a revoked token fails every sign-in until restart)",
+        "identity/broker_client.py",
+        "            self._replace_token(token)\n",
+        "",
+        ("tests/test_broker_client.py", "tests/test_handoff_failures.py"),
+    ),
+    Mutant(
+        "C20",
+        "the client secret is put in the exception text when the broker refuses the credentials",
+        "identity/broker_client.py",
+        'f"the broker refused our API credentials ({error.error})"',
+        'f"the broker refused our API credentials {self.session.client_id}:'
+        '{self.session.client_secret} ({error.error})"',
+        ("tests/test_broker_client.py",),
+    ),
+    Mutant(
         "B1",
         "PKCE is optional (authlib's own rule asks it of public clients only)",
         "identity/pkce.py",
