@@ -346,6 +346,162 @@ def continue_as():
         ("tests/broker/test_authorize.py", "tests/broker/test_code_exchange.py"),
     ),
     Mutant(
+        "B2",
+        "the redirect URI is compared by prefix (a registered URI plus anything is accepted)",
+        "mock_broker/models.py",
+        "    if requested == registered:\n        return True\n",
+        "    if requested.startswith(registered):\n        return True\n",
+        ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B2",
+        "any redirect URI's port may vary, not only a loopback one's",
+        "mock_broker/models.py",
+        '    if want is None or want[0] != "http" or not is_loopback_host(want[1] or ""):',
+        "    if want is None:",
+        ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B2",
+        "a loopback redirect is matched on scheme and host only (its path may differ)",
+        "mock_broker/models.py",
+        "        parts.password,\n        parts.path,\n",
+        "        parts.password,\n",
+        ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B3",
+        "a code is not bound to the client it was issued to",
+        "mock_broker/oauth_server.py",
+        "        if row is None or row.client_id != client.id:",
+        "        if row is None:",
+        ("tests/broker/test_code_exchange.py",),
+    ),
+    Mutant(
+        "B3",
+        "a code never expires",
+        "mock_broker/oauth_server.py",
+        "        return row if now < row.expires_at else None",
+        "        return row",
+        ("tests/broker/test_code_exchange.py",),
+    ),
+    Mutant(
+        "B3",
+        "a replayed code is refused but revokes nothing it issued",
+        "mock_broker/oauth_server.py",
+        """            db.execute(
+                update(AuthorizationCode)
+                .where(AuthorizationCode.id == row.id)
+                .values(replayed_at=now)
+            )
+            tokens.revoke_tokens_from_code(db, row.id)
+""",
+        "",
+        ("tests/broker/test_code_exchange.py", "tests/broker/test_refresh_tokens.py"),
+    ),
+    Mutant(
+        "B4",
+        "a refresh does not spend the presented token (no rotation)",
+        "mock_broker/oauth_server.py",
+        """        if not refresh_tokens.spend(db, refresh_token):
+            raise InvalidGrantError("The refresh token was already used.")
+""",
+        "",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "B4",
+        "reuse of a rotated token after the grace window revokes nothing",
+        "mock_broker/refresh_tokens.py",
+        "    revoke_family(db, row)\n    db.commit()\n",
+        "    db.commit()\n",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "B4",
+        "a refresh token is not bound to its client",
+        "mock_broker/models.py",
+        "        return self.client_id == client.get_client_id()",
+        "        return True",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "B5",
+        "the MCP server does not check the token's audience",
+        "mcp_server/token_verifier.py",
+        '            aud={"essential": True, "value": self.audience},',
+        "",
+        ("tests/mcp_server/test_access_tokens.py",),
+    ),
+    Mutant(
+        "B5",
+        "the authorization request's resource is not checked against the client's",
+        "mock_broker/oauth_server.py",
+        "        if values and not client.active_resource.matches(values[0]):",
+        "        if False:",
+        ("tests/broker/test_authorize.py", "tests/broker/test_code_exchange.py"),
+    ),
+    Mutant(
+        "B5",
+        "the token request's resource is not compared with the code's",
+        "mock_broker/oauth_server.py",
+        "        if len(values) > 1 or (values and not code.resource.matches(values[0])):",
+        "        if len(values) > 1:",
+        ("tests/broker/test_code_exchange.py",),
+    ),
+    Mutant(
+        "B6",
+        "the successful authorization response carries no iss",
+        "mock_broker/oauth_server.py",
+        '            response.location = add_params_to_uri(response.location, {"iss": issuer})',
+        "            pass",
+        ("tests/broker/test_callback_and_consent.py", "tests/broker/test_authorize.py"),
+    ),
+    Mutant(
+        "B6",
+        "error redirects carry no iss",
+        "mock_broker/oauth_server.py",
+        "        self.issuer_parameter.add_issuer_parameter(self, response)\n"
+        "        return response",
+        "        return response",
+        ("tests/broker/test_authorize.py", "tests/broker/test_callback_and_consent.py"),
+    ),
+    Mutant(
+        "B6",
+        "the iss is the environment URL, the same for every resource (mix-up defence gone)",
+        "mock_broker/oauth_server.py",
+        "        g.oauth_issuer = issuer_for(client.active_resource.id)",
+        '        g.oauth_issuer = current_app.config["ENV_URL"]',
+        ("tests/broker/test_authorize.py", "tests/broker/test_callback_and_consent.py"),
+    ),
+    Mutant(
+        "B7",
+        "an IP literal in a client_id URL is fetched without the private-address check",
+        "mock_broker/document_fetcher.py",
+        "        addresses = [ipaddress.ip_address(hostname)]\n",
+        "        return str(ipaddress.ip_address(hostname))\n",
+        ("tests/broker/test_cimd.py",),
+    ),
+    Mutant(
+        "B7",
+        "the document's client_id need not equal the URL it was fetched from",
+        "mock_broker/metadata_documents.py",
+        '    if document.get("client_id") != url:',
+        '    if not document.get("client_id"):',
+        ("tests/broker/test_cimd.py",),
+    ),
+    Mutant(
+        "B7",
+        "the size cap is checked only against Content-Length (a streamed body is unbounded)",
+        "mock_broker/document_fetcher.py",
+        """        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError(f"the document is larger than {max_bytes} bytes")
+""",
+        "        body += chunk\n",
+        ("tests/broker/test_cimd.py",),
+    ),
+    Mutant(
         "B11",
         "token responses may be cached",
         "mock_broker/oauth_endpoints.py",
