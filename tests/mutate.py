@@ -502,6 +502,96 @@ def continue_as():
         ("tests/broker/test_cimd.py",),
     ),
     Mutant(
+        "B8",
+        "the consent decision is taken by GET too (a cross-site link approves, no CSRF token)",
+        "mock_broker/consent.py",
+        """@bp.post("/oauth/consent")
+def decide() -> Response:
+    login_request_id = request.form.get("login_request_id", "")
+    decision = request.form.get("decision")
+""",
+        """@bp.route("/oauth/consent", methods=["GET", "POST"])
+def decide() -> Response:
+    login_request_id = request.values.get("login_request_id", "")
+    decision = request.values.get("decision")
+""",
+        ("tests/broker/test_callback_and_consent.py",),
+    ),
+    Mutant(
+        "B8",
+        "the consent form is exempted from CSRF",
+        "mock_broker/__init__.py",
+        "    csrf.exempt(oauth_endpoints.token)\n",
+        "    csrf.exempt(oauth_endpoints.token)\n    csrf.exempt(consent.decide)\n",
+        ("tests/broker/test_callback_and_consent.py",),
+    ),
+    Mutant(
+        "B8",
+        "the consent page no longer says where it will send the user",
+        "mock_broker/templates/consent.html",
+        "    <dt>Will send you back to</dt><dd><code>{{ redirect_host|shown }}</code></dd>\n",
+        "",
+        (
+            "tests/broker/test_callback_and_consent.py",
+            "tests/broker/test_dynamic_registration.py",
+            "tests/broker/test_cimd.py",
+        ),
+    ),
+    Mutant(
+        "B9",
+        "the API accepts an M2M token on its signature alone (a revoked one still posts)",
+        "mock_broker/tokens.py",
+        "    if record is None or record.kind != TokenKind.M2M or not is_active(db, record):",
+        "    if record is None or record.kind != TokenKind.M2M:",
+        ("tests/broker/test_user_endpoint.py",),
+    ),
+    Mutant(
+        "B9",
+        "any M2M client may post profiles to any connection",
+        "mock_broker/connections_api.py",
+        "    if connection.m2m_client_id != m2m_client_id:",
+        "    if False:",
+        ("tests/broker/test_user_endpoint.py",),
+    ),
+    Mutant(
+        "B9",
+        "the callback's spend is not conditional on the status (a state works twice)",
+        "mock_broker/login_requests.py",
+        """            LoginRequest.status == LoginRequestStatus.PROFILE_RECEIVED,
+            LoginRequest.expires_at > now,
+        )
+        .values(status=LoginRequestStatus.AWAITING_CONSENT, completed_at=now)""",
+        """            LoginRequest.expires_at > now,
+        )
+        .values(status=LoginRequestStatus.AWAITING_CONSENT, completed_at=now)""",
+        ("tests/broker/test_callback_and_consent.py",),
+    ),
+    Mutant(
+        "B10",
+        "CORS is allowed on every response, the authorization endpoint included",
+        "mock_broker/http_headers.py",
+        '    response.headers.setdefault("X-Frame-Options", "DENY")\n',
+        '    response.headers.setdefault("X-Frame-Options", "DENY")\n'
+        '    response.headers.setdefault("Access-Control-Allow-Origin", "*")\n',
+        ("tests/broker/test_discovery.py", "tests/broker/test_revocation_and_introspection.py"),
+    ),
+    Mutant(
+        "B10",
+        "dynamic client registration answers no CORS (browser-based clients cannot register)",
+        "mock_broker/dynamic_registration.py",
+        '@allow_cors("POST")\n',
+        "",
+        ("tests/broker/test_dynamic_registration.py",),
+    ),
+    Mutant(
+        "B10",
+        "revocation answers no CORS",
+        "mock_broker/revocation.py",
+        '@allow_cors("POST")\n',
+        "",
+        ("tests/broker/test_revocation_and_introspection.py",),
+    ),
+    Mutant(
         "B11",
         "token responses may be cached",
         "mock_broker/oauth_endpoints.py",
