@@ -219,6 +219,121 @@ MUTANTS = (
         ("tests/test_magic_link.py",),
     ),
     Mutant(
+        "C5",
+        "CSRF checking is switched off in the derived settings (the forms still carry tokens)",
+        "identity/config.py",
+        '        "WTF_CSRF_TIME_LIMIT": config["SESSION_LIFETIME"],\n',
+        '        "WTF_CSRF_TIME_LIMIT": config["SESSION_LIFETIME"],\n'
+        '        "WTF_CSRF_ENABLED": False,\n',
+        ("tests/test_login_request.py", "tests/test_password_login.py"),
+    ),
+    Mutant(
+        "C5",
+        "sign-out accepts GET (any page can sign the user out)",
+        "identity/views.py",
+        '@bp.post("/logout")',
+        '@bp.route("/logout", methods=["GET", "POST"])',
+        ("tests/test_password_login.py",),
+    ),
+    Mutant(
+        "C5",
+        '"Continue as" accepts GET (a link or an <img> hands the signed-in user off)',
+        "identity/views.py",
+        """@bp.post("/login/continue")
+def continue_as():
+    \"\"\" "Continue as <name>", and the retry after a failed hand-off: no second password.\"\"\"
+    pending = login_requests.load(request.form.get("login_request_id", ""))""",
+        """@bp.route("/login/continue", methods=["GET", "POST"])
+def continue_as():
+    \"\"\" "Continue as <name>", and the retry after a failed hand-off: no second password.\"\"\"
+    pending = login_requests.load(request.values.get("login_request_id", ""))""",
+        ("tests/test_login_request.py", "tests/test_password_login.py"),
+    ),
+    Mutant(
+        "C14",
+        "opening the magic link (GET) signs in at once",
+        "login_methods/magic_link/method.py",
+        '        return render_template("magic_link/confirm.html", token=token,'
+        " email=row.user.email)\n\n"
+        "    def confirm(self):\n"
+        '        token = request.form.get("token", "")',
+        "        return self.confirm()\n\n"
+        "    def confirm(self):\n"
+        '        token = request.values.get("token", "")',
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C14",
+        "the confirm page's POST needs no CSRF token",
+        "login_methods/magic_link/method.py",
+        '        bp.add_url_rule("/confirm", "confirm", self.confirm, methods=["POST"])',
+        '        bp.add_url_rule("/confirm", "confirm",'
+        ' __import__("app").csrf.exempt(self.confirm), methods=["POST"])',
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C16",
+        "magic-link requests are not limited per address typed",
+        "login_methods/magic_link/method.py",
+        '            throttle.Key(f"magic_link.email:{address}", self.email_limit,'
+        " self.limit_delay),\n",
+        "",
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C16",
+        "magic-link requests are not limited per client address",
+        "login_methods/magic_link/method.py",
+        """            throttle.Key(
+                f"magic_link.address:{request.remote_addr}", self.address_limit, self.limit_delay
+            ),
+""",
+        "",
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C16",
+        "only requests for existing accounts count (the 429 tells that an account exists)",
+        "login_methods/magic_link/method.py",
+        """        throttle.register_failure(keys)  # every request counts towards the limit
+
+        verifier = request.cookies.get(VERIFIER_COOKIE) or tokens.new_verifier()
+        user = users.find_by_email(address)
+        if user is not None and user.is_active:
+""",
+        """        verifier = request.cookies.get(VERIFIER_COOKIE) or tokens.new_verifier()
+        user = users.find_by_email(address)
+        if user is not None and user.is_active:
+            throttle.register_failure(keys)
+""",
+        ("tests/test_magic_link.py",),
+    ),
+    Mutant(
+        "C20",
+        "the M2M token is not refreshed ahead of its expiry",
+        "identity/broker_client.py",
+        "TOKEN_LEEWAY = 60",
+        "TOKEN_LEEWAY = 0",
+        ("tests/test_broker_client.py",),
+    ),
+    Mutant(
+        "C20",
+        "a 401 does not fetch a new token (a revoked token fails every sign-in until restart)",
+        "identity/broker_client.py",
+        "            self._replace_token(token)\n",
+        "",
+        ("tests/test_broker_client.py", "tests/test_handoff_failures.py"),
+    ),
+    Mutant(
+        "C20",
+        "the client secret is put in the exception text when the broker refuses the credentials",
+        "identity/broker_client.py",
+        'f"the broker refused our API credentials ({error.error})"',
+        'f"the broker refused our API credentials {self.session.client_id}:'
+        '{self.session.client_secret} ({error.error})"',
+        ("tests/test_broker_client.py",),
+    ),
+    Mutant(
         "B1",
         "PKCE is optional (authlib's own rule asks it of public clients only)",
         "identity/pkce.py",
@@ -229,6 +344,252 @@ MUTANTS = (
 """,
         "",
         ("tests/broker/test_authorize.py", "tests/broker/test_code_exchange.py"),
+    ),
+    Mutant(
+        "B2",
+        "the redirect URI is compared by prefix (a registered URI plus anything is accepted)",
+        "mock_broker/models.py",
+        "    if requested == registered:\n        return True\n",
+        "    if requested.startswith(registered):\n        return True\n",
+        ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B2",
+        "any redirect URI's port may vary, not only a loopback one's",
+        "mock_broker/models.py",
+        '    if want is None or want[0] != "http" or not is_loopback_host(want[1] or ""):',
+        "    if want is None:",
+        ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B2",
+        "a loopback redirect is matched on scheme and host only (its path may differ)",
+        "mock_broker/models.py",
+        "        parts.password,\n        parts.path,\n",
+        "        parts.password,\n",
+        ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
+    ),
+    Mutant(
+        "B3",
+        "a code is not bound to the client it was issued to",
+        "mock_broker/oauth_server.py",
+        "        if row is None or row.client_id != client.id:",
+        "        if row is None:",
+        ("tests/broker/test_code_exchange.py",),
+    ),
+    Mutant(
+        "B3",
+        "a code never expires",
+        "mock_broker/oauth_server.py",
+        "        return row if now < row.expires_at else None",
+        "        return row",
+        ("tests/broker/test_code_exchange.py",),
+    ),
+    Mutant(
+        "B3",
+        "a replayed code is refused but revokes nothing it issued",
+        "mock_broker/oauth_server.py",
+        """            db.execute(
+                update(AuthorizationCode)
+                .where(AuthorizationCode.id == row.id)
+                .values(replayed_at=now)
+            )
+            tokens.revoke_tokens_from_code(db, row.id)
+""",
+        "",
+        ("tests/broker/test_code_exchange.py", "tests/broker/test_refresh_tokens.py"),
+    ),
+    Mutant(
+        "B4",
+        "a refresh does not spend the presented token (no rotation)",
+        "mock_broker/oauth_server.py",
+        """        if not refresh_tokens.spend(db, refresh_token):
+            raise InvalidGrantError("The refresh token was already used.")
+""",
+        "",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "B4",
+        "reuse of a rotated token after the grace window revokes nothing",
+        "mock_broker/refresh_tokens.py",
+        "    revoke_family(db, row)\n    db.commit()\n",
+        "    db.commit()\n",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "B4",
+        "a refresh token is not bound to its client",
+        "mock_broker/models.py",
+        "        return self.client_id == client.get_client_id()",
+        "        return True",
+        ("tests/broker/test_refresh_tokens.py",),
+    ),
+    Mutant(
+        "B5",
+        "the MCP server does not check the token's audience",
+        "mcp_server/token_verifier.py",
+        '            aud={"essential": True, "value": self.audience},',
+        "",
+        ("tests/mcp_server/test_access_tokens.py",),
+    ),
+    Mutant(
+        "B5",
+        "the authorization request's resource is not checked against the client's",
+        "mock_broker/oauth_server.py",
+        "        if values and not client.active_resource.matches(values[0]):",
+        "        if False:",
+        ("tests/broker/test_authorize.py", "tests/broker/test_code_exchange.py"),
+    ),
+    Mutant(
+        "B5",
+        "the token request's resource is not compared with the code's",
+        "mock_broker/oauth_server.py",
+        "        if len(values) > 1 or (values and not code.resource.matches(values[0])):",
+        "        if len(values) > 1:",
+        ("tests/broker/test_code_exchange.py",),
+    ),
+    Mutant(
+        "B6",
+        "the successful authorization response carries no iss",
+        "mock_broker/oauth_server.py",
+        '            response.location = add_params_to_uri(response.location, {"iss": issuer})',
+        "            pass",
+        ("tests/broker/test_callback_and_consent.py", "tests/broker/test_authorize.py"),
+    ),
+    Mutant(
+        "B6",
+        "error redirects carry no iss",
+        "mock_broker/oauth_server.py",
+        "        self.issuer_parameter.add_issuer_parameter(self, response)\n"
+        "        return response",
+        "        return response",
+        ("tests/broker/test_authorize.py", "tests/broker/test_callback_and_consent.py"),
+    ),
+    Mutant(
+        "B6",
+        "the iss is the environment URL, the same for every resource (mix-up defence gone)",
+        "mock_broker/oauth_server.py",
+        "        g.oauth_issuer = issuer_for(client.active_resource.id)",
+        '        g.oauth_issuer = current_app.config["ENV_URL"]',
+        ("tests/broker/test_authorize.py", "tests/broker/test_callback_and_consent.py"),
+    ),
+    Mutant(
+        "B7",
+        "an IP literal in a client_id URL is fetched without the private-address check",
+        "mock_broker/document_fetcher.py",
+        "        addresses = [ipaddress.ip_address(hostname)]\n",
+        "        return str(ipaddress.ip_address(hostname))\n",
+        ("tests/broker/test_cimd.py",),
+    ),
+    Mutant(
+        "B7",
+        "the document's client_id need not equal the URL it was fetched from",
+        "mock_broker/metadata_documents.py",
+        '    if document.get("client_id") != url:',
+        '    if not document.get("client_id"):',
+        ("tests/broker/test_cimd.py",),
+    ),
+    Mutant(
+        "B7",
+        "the size cap is checked only against Content-Length (a streamed body is unbounded)",
+        "mock_broker/document_fetcher.py",
+        """        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError(f"the document is larger than {max_bytes} bytes")
+""",
+        "        body += chunk\n",
+        ("tests/broker/test_cimd.py",),
+    ),
+    Mutant(
+        "B8",
+        "the consent decision is taken by GET too (a cross-site link approves, no CSRF token)",
+        "mock_broker/consent.py",
+        """@bp.post("/oauth/consent")
+def decide() -> Response:
+    login_request_id = request.form.get("login_request_id", "")
+    decision = request.form.get("decision")
+""",
+        """@bp.route("/oauth/consent", methods=["GET", "POST"])
+def decide() -> Response:
+    login_request_id = request.values.get("login_request_id", "")
+    decision = request.values.get("decision")
+""",
+        ("tests/broker/test_callback_and_consent.py",),
+    ),
+    Mutant(
+        "B8",
+        "the consent form is exempted from CSRF",
+        "mock_broker/__init__.py",
+        "    csrf.exempt(oauth_endpoints.token)\n",
+        "    csrf.exempt(oauth_endpoints.token)\n    csrf.exempt(consent.decide)\n",
+        ("tests/broker/test_callback_and_consent.py",),
+    ),
+    Mutant(
+        "B8",
+        "the consent page no longer says where it will send the user",
+        "mock_broker/templates/consent.html",
+        "    <dt>Will send you back to</dt><dd><code>{{ redirect_host|shown }}</code></dd>\n",
+        "",
+        (
+            "tests/broker/test_callback_and_consent.py",
+            "tests/broker/test_dynamic_registration.py",
+            "tests/broker/test_cimd.py",
+        ),
+    ),
+    Mutant(
+        "B9",
+        "the API accepts an M2M token on its signature alone (a revoked one still posts)",
+        "mock_broker/tokens.py",
+        "    if record is None or record.kind != TokenKind.M2M or not is_active(db, record):",
+        "    if record is None or record.kind != TokenKind.M2M:",
+        ("tests/broker/test_user_endpoint.py",),
+    ),
+    Mutant(
+        "B9",
+        "any M2M client may post profiles to any connection",
+        "mock_broker/connections_api.py",
+        "    if connection.m2m_client_id != m2m_client_id:",
+        "    if False:",
+        ("tests/broker/test_user_endpoint.py",),
+    ),
+    Mutant(
+        "B9",
+        "the callback's spend is not conditional on the status (a state works twice)",
+        "mock_broker/login_requests.py",
+        """            LoginRequest.status == LoginRequestStatus.PROFILE_RECEIVED,
+            LoginRequest.expires_at > now,
+        )
+        .values(status=LoginRequestStatus.AWAITING_CONSENT, completed_at=now)""",
+        """            LoginRequest.expires_at > now,
+        )
+        .values(status=LoginRequestStatus.AWAITING_CONSENT, completed_at=now)""",
+        ("tests/broker/test_callback_and_consent.py",),
+    ),
+    Mutant(
+        "B10",
+        "CORS is allowed on every response, the authorization endpoint included",
+        "mock_broker/http_headers.py",
+        '    response.headers.setdefault("X-Frame-Options", "DENY")\n',
+        '    response.headers.setdefault("X-Frame-Options", "DENY")\n'
+        '    response.headers.setdefault("Access-Control-Allow-Origin", "*")\n',
+        ("tests/broker/test_discovery.py", "tests/broker/test_revocation_and_introspection.py"),
+    ),
+    Mutant(
+        "B10",
+        "dynamic client registration answers no CORS (browser-based clients cannot register)",
+        "mock_broker/dynamic_registration.py",
+        '@allow_cors("POST")\n',
+        "",
+        ("tests/broker/test_dynamic_registration.py",),
+    ),
+    Mutant(
+        "B10",
+        "revocation answers no CORS",
+        "mock_broker/revocation.py",
+        '@allow_cors("POST")\n',
+        "",
+        ("tests/broker/test_revocation_and_introspection.py",),
     ),
     Mutant(
         "B11",

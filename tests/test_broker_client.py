@@ -33,6 +33,7 @@ class ScriptedBroker(ThreadingHTTPServer):
         self.expires_in = 3600
         self.user_answers: list[int] = []  # statuses to answer, in order; then 200
         self.reject_tokens: set[str] = set()
+        self.refuse_credentials = False  # set → the token endpoint answers invalid_client
         self.hang = threading.Event()  # set → user endpoint never answers until released
         self.release = threading.Event()
 
@@ -61,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.requests.append((self.path, dict(self.headers), body))
+        if self.path == "/oauth/token" and self.server.refuse_credentials:
+            self._answer(401, {"error": "invalid_client", "error_description": "bad secret"})
+            return
         if self.path == "/oauth/token":
             self.server.tokens_issued += 1
             token = f"t{self.server.tokens_issued}"
@@ -220,6 +224,18 @@ def test_e1_secret_never_in_exceptions_or_logs(broker, caplog):
     with pytest.raises(BrokerUnavailable) as unreachable:
         post(refused)
     for text in (str(unavailable.value), str(unreachable.value), caplog.text):
+        assert SECRET not in text
+
+
+def test_c20_refused_credentials_leave_the_secret_out_of_the_error_and_logs(broker, caplog):
+    """The case most tempting to "explain" with the credentials: the broker refused them."""
+    caplog.set_level(logging.DEBUG)
+    broker.refuse_credentials = True
+    with pytest.raises(BrokerRejected) as refused:
+        post(make_client(broker))
+    assert refused.value.error == "invalid_client"
+    assert broker.count("/user") == 0
+    for text in (str(refused.value), repr(refused.value.args), caplog.text):
         assert SECRET not in text
 
 

@@ -108,6 +108,23 @@ def test_c14_get_and_head_spend_nothing(stack):
     assert browser.submit(confirm, "/login/magic_link/confirm").status == 303
 
 
+def test_c14_the_confirm_post_needs_its_csrf_token(stack):
+    """The POST that spends the link is a form like any other: without its CSRF token it is
+    refused, and the link stays unspent for the real press of "Continue"."""
+    before = links_sent(stack, DEMO_EMAIL)
+    browser, _, _ = start(stack)
+    link = newest_link(stack, count=before + 1)
+    confirm = browser.page("GET", link)
+    action, fields = confirm.form("/login/magic_link/confirm")
+    del fields["csrf_token"]
+
+    forged = browser.page("POST", action, data=fields)
+
+    assert forged.status == 400
+    assert token_row(stack, link).used_at is None
+    assert browser.submit(confirm, "/login/magic_link/confirm").status == 303
+
+
 def test_second_use_is_refused(stack):
     before = links_sent(stack, DEMO_EMAIL)
     browser, _, _ = start(stack)

@@ -15,7 +15,7 @@ from passlib.context import CryptContext
 from sqlalchemy import select, update
 
 from app import create_app
-from identity import db, throttle
+from identity import audit, db, throttle
 from identity.models import AuditEvent, SignIn, ThrottleCounter, User, utcnow
 from identity.passwords import make_context
 from tests.helpers import DEMO_EMAIL, DEMO_PASSWORD, csrf_token, customer_test_config
@@ -126,6 +126,24 @@ def test_password_change_signs_out_existing_sessions(app, client, runner):
 def test_c5_logout_by_get_changes_nothing(app, client):
     attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
     assert client.get("/logout").status_code == 405
+    assert "Continue as" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
+
+
+def test_c5_continue_as_by_get_changes_nothing(app, client):
+    """A link or an <img> on another site must not hand the signed-in user off to the broker."""
+    attempt(client, DEMO_EMAIL, DEMO_PASSWORD)
+    assert "Continue as" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
+
+    assert client.get("/login/continue?login_request_id=lri_2").status_code == 405
+
+    with app.app_context():
+        tried = db.session().scalars(
+            select(AuditEvent).where(
+                AuditEvent.event.in_((audit.PROFILE_POSTED, audit.PROFILE_POST_FAILED)),
+                AuditEvent.login_request_id == "lri_2",
+            )
+        )
+        assert list(tried) == []
     assert "Continue as" in client.get(LOGIN.format(n=2)).get_data(as_text=True)
 
 

@@ -69,6 +69,17 @@ def test_b9_state_is_single_use(broker, flow):
     _assert_invalid_state(flow.callback())
 
 
+@pytest.mark.usefixtures("state_only")
+def test_b9_state_is_single_use_in_state_only_mode(broker, flow):
+    """Here the state alone is the callback's credential: spending it must be conditional."""
+    flow.post_profile()
+    assert flow.callback_uri is None  # the documented contract: the state-only URL
+    assert flow.callback().status_code == 200
+
+    _assert_invalid_state(flow.callback())
+    _assert_invalid_state(flow.callback(browser=requests.Session()))
+
+
 def test_b9_expired_state_is_invalid_state(broker, flow):
     flow.post_profile()
     login_requests.expire(broker.app, flow.login_request_id)
@@ -194,6 +205,27 @@ def test_b8_consent_only_works_in_the_browser_that_came_through_the_callback(bro
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert flow.submit_consent(page.text, "approve").status_code == 302  # the owner still can
+
+
+def test_b8_a_consent_decision_by_get_changes_nothing(broker, flow):
+    """A link on another site (a top-level GET: the Lax session cookie goes along, and GETs
+    carry no CSRF token) must not approve the sign-in for the user."""
+    flow.post_profile()
+    page = flow.callback()
+
+    response = flow.browser.get(
+        f"{broker.url}/oauth/consent",
+        params={"login_request_id": flow.login_request_id, "decision": "approve"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 405
+    assert "Location" not in response.headers
+    with broker.app.app_context():
+        login_request = database.session().get(LoginRequest, flow.login_request_id)
+        assert login_request.status == "awaiting_consent"
+    assert flow.submit_consent(page.text, "approve").status_code == 302  # the form still works
 
 
 def test_consent_decision_is_single_use(broker, flow):

@@ -100,6 +100,22 @@ def test_b4_refresh_rotates_the_token(broker):
     assert broker.refresh(second["refresh_token"]).status_code == 200
 
 
+def test_b4_the_presented_token_is_spent_by_the_refresh(broker):
+    first = broker.tokens()
+    assert broker.refresh(first["refresh_token"]).status_code == 200
+
+    with broker.app.app_context():
+        row = database.session().scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == secret_hash(first["refresh_token"])
+            )
+        )
+        assert row.rotated_at is not None
+    again = broker.refresh(first["refresh_token"])
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+
+
 def test_b4_reuse_after_the_grace_window_revokes_the_family(broker):
     first = broker.tokens()
     second = broker.refresh(first["refresh_token"]).json()
