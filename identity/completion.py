@@ -4,7 +4,8 @@
         → sign the browser in here (so a retry needs no second password)
         → POST the profile to the broker               (contract §3)
         → spend the pending login request, once        (C2)
-        → 303 to the broker's callback                 (contract §4)
+        → 303 to our hand-off page, which sends the browser on to the broker's callback
+          (contract §4; why a page: continue_in_browser)
 
 The callback URL is built from configuration and the state stored when the broker sent the
 browser here, never from request input (C3) — unless the profile post's answer names a
@@ -17,9 +18,10 @@ login request stays pending (C4).
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import quote, urlencode, urlsplit
 
-from flask import current_app, redirect, render_template
+from flask import current_app, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -70,8 +72,41 @@ def hand_off(user: User, pending: PendingLoginRequest) -> ResponseReturnValue:
         db.session().rollback()
         raise login_requests.CompletedLoginRequest()
     db.session().commit()
-    # 303: the browser follows with a GET and never re-sends this form to the broker.
-    return redirect(url, code=303)
+    return continue_in_browser(url)
+
+
+#: session key: {key: callback URL} of hand-offs on their way to the broker (a few tabs' worth)
+HANDOFFS = "handoffs"
+MAX_HANDOFFS = 5
+
+
+def continue_in_browser(url: str) -> ResponseReturnValue:
+    """Send this browser on to the broker's callback `url` through a page of our own.
+
+    A 303 straight to the callback is not enough in a real browser. Chromium applies the CSP
+    `form-action` of the page whose form started a navigation to every redirect in it, and when
+    the broker remembers consent its callback redirects on to the MCP client's own redirect URI
+    (a loopback port, a native app's scheme), which no `form-action` of ours can list: the
+    returning user would stay on our login page. So the form's POST is answered with a 303 to
+    GET /login/handoff/<key> (the browser never re-sends the form), whose page ends that
+    navigation and starts a new one with a meta refresh, which `form-action` does not govern.
+    The URL waits in this browser's session, under a random key, so two tabs cannot swap them
+    and the broker's one-time completion value (B12) never appears in our own URLs.
+    """
+    key = secrets.token_urlsafe(16)
+    handoffs = {**session.get(HANDOFFS, {}), key: url}
+    session[HANDOFFS] = dict(list(handoffs.items())[-MAX_HANDOFFS:])
+    return redirect(url_for("core.handoff", key=key), code=303)
+
+
+def handoff_page(key: str) -> ResponseReturnValue:
+    """GET /login/handoff/<key>: the page that sends the browser on, once."""
+    handoffs = dict(session.get(HANDOFFS, {}))
+    url = handoffs.pop(key, None)
+    session[HANDOFFS] = handoffs
+    if url is None:
+        return render_template("handoff_gone.html"), 404
+    return render_template("handoff.html", url=url), 200, {"Cache-Control": "no-store"}
 
 
 def callback_url(state: str) -> str:

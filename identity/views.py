@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from identity import audit, db, login_requests, sessions
-from identity.completion import hand_off
+from identity.completion import hand_off, handoff_page
 from identity.login_page import render_login_page
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,12 @@ def continue_as():
     if not current_user.is_authenticated:
         return redirect(_login_url(pending), code=303)
     return hand_off(current_user, pending)
+
+
+@bp.get("/login/handoff/<key>")
+def handoff(key: str):
+    """The page between our sign-in form and the broker (completion.continue_in_browser)."""
+    return handoff_page(key)
 
 
 @bp.post("/logout")

@@ -23,6 +23,9 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("DATABASE_URL", "MOCK_BROKER_DATABASE_URL", ""),
     ("SECRET_KEY", "MOCK_BROKER_SECRET_KEY", ""),
     ("LOGIN_ENDPOINT", "MOCK_BROKER_LOGIN_ENDPOINT", "http://127.0.0.1:5000/login"),
+    # The sample MCP server's URL, the seeded resource's identifier (RFC 8707): `make run`
+    # derives it from MCP_PORT, so a non-default port is the resource clients ask for.
+    ("DEV_MCP_SERVER_URL", "MOCK_BROKER_DEV_MCP_SERVER_URL", "http://127.0.0.1:5003/mcp"),
     ("LOGIN_REQUEST_TTL", "MOCK_BROKER_LOGIN_REQUEST_TTL", "600"),
     ("AUTH_CODE_TTL", "MOCK_BROKER_AUTH_CODE_TTL", "60"),
     ("ACCESS_TOKEN_TTL", "MOCK_BROKER_ACCESS_TOKEN_TTL", "3600"),
@@ -131,6 +134,7 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
 
     config["ENV_URL"] = _checked_url("MOCK_BROKER_ENV_URL", str(config["ENV_URL"])).rstrip("/")
     _checked_url("MOCK_BROKER_LOGIN_ENDPOINT", str(config["LOGIN_ENDPOINT"]))
+    _checked_url("MOCK_BROKER_DEV_MCP_SERVER_URL", str(config["DEV_MCP_SERVER_URL"]))
     if config["ENV"] not in ("development", "production"):
         raise ConfigError("MOCK_BROKER_ENV must be 'development' or 'production'.")
     if not config["SECRET_KEY"]:

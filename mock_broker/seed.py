@@ -23,7 +23,7 @@ DEV_M2M_CLIENT_SECRET = "dev-broker-secret-not-for-production"  # noqa: S105 - p
 DEV_CONNECTION_ID = "conn_dev"
 DEV_RESOURCE_ID = "res_dev_notes"
 DEV_RESOURCE_NAME = "Notes (demo MCP server)"
-DEV_MCP_SERVER_URL = "http://127.0.0.1:5003/mcp"
+DEV_MCP_SERVER_URL = "http://127.0.0.1:5003/mcp"  # the default of MOCK_BROKER_DEV_MCP_SERVER_URL
 DEV_RESOURCE_SCOPES = ("notes:read", "notes:write")
 DEMO_CLIENT_ID = "demo_client"
 DEMO_CLIENT_NAME = "Broker demo"
@@ -37,9 +37,9 @@ def demo_redirect_uri(env_url: str) -> str:
 def seed(app: Flask) -> None:
     """Create the signing key and the development values (idempotent).
 
-    The connection's login endpoint and the demo client's redirect URI follow the current
-    configuration, so they are brought up to date on every run: a database seeded under one
-    port keeps working when the apps are started on others.
+    The connection's login endpoint, the demo resource's URL and the demo client's redirect URI
+    follow the current configuration, so they are brought up to date on every run: a database
+    seeded under one port keeps working when the apps are started on others.
     """
     db = database.session()
     keys.ensure_signing_key(db)
@@ -49,15 +49,15 @@ def seed(app: Flask) -> None:
         db, DEV_M2M_CLIENT_ID, app.config["LOGIN_ENDPOINT"], DEV_CONNECTION_ID
     )
     connection.login_endpoint = app.config["LOGIN_ENDPOINT"]
-    if db.get(Resource, DEV_RESOURCE_ID) is None:
-        register_resource(
-            db,
-            DEV_RESOURCE_NAME,
-            DEV_MCP_SERVER_URL,
-            list(DEV_RESOURCE_SCOPES),
-            DEV_CONNECTION_ID,
-            DEV_RESOURCE_ID,
-        )
+    resource = db.get(Resource, DEV_RESOURCE_ID) or register_resource(
+        db,
+        DEV_RESOURCE_NAME,
+        app.config["DEV_MCP_SERVER_URL"],
+        list(DEV_RESOURCE_SCOPES),
+        DEV_CONNECTION_ID,
+        DEV_RESOURCE_ID,
+    )
+    resource.mcp_server_url = app.config["DEV_MCP_SERVER_URL"]
     demo_redirect = [demo_redirect_uri(app.config["ENV_URL"])]
     demo = db.get(OAuthClient, DEMO_CLIENT_ID)
     if demo is None:

@@ -21,18 +21,66 @@ from aiosmtpd.handlers import Mailbox
 from identity.dev_outbox import maildir
 
 ROOT = Path(__file__).resolve().parent.parent
-IDP_PORT = int(os.environ.get("IDP_PORT", "5000"))
-BROKER_PORT = int(os.environ.get("BROKER_PORT", "5001"))
-UPSTREAM_PORT = int(os.environ.get("UPSTREAM_PORT", "5002"))
-MCP_PORT = int(os.environ.get("MCP_PORT", "5003"))
-SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
-MAIL_DIR = ROOT / "instance" / "dev-mail"
+
+#: Ports browsers refuse to connect to (the WHATWG Fetch standard's "bad ports", which Chromium,
+#: Firefox and Safari share): a page served there cannot be opened, so refuse them up front.
+BROWSER_BLOCKED_PORTS = frozenset(
+    {
+        *(1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95),
+        *(101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143),
+        *(161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554),
+        *(556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045),
+        *(4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080),
+    }
+)
+#: variable → default: the four a browser opens, then the SMTP sink's (which no browser sees).
+PORT_DEFAULTS = {
+    "IDP_PORT": 5000,
+    "BROKER_PORT": 5001,
+    "UPSTREAM_PORT": 5002,
+    "MCP_PORT": 5003,
+    "SMTP_PORT": 1025,
+}
+
+
+def ports(environ: dict[str, str]) -> dict[str, int]:
+    """The ports from the environment, or SystemExit saying which one cannot work and why."""
+    chosen = {}
+    for name, default in PORT_DEFAULTS.items():
+        value = environ.get(name, str(default)).strip()
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            raise SystemExit(f"{name}={value!r}: a port is a number from 1 to 65535.")
+        port = int(value)
+        if name != "SMTP_PORT" and port in BROWSER_BLOCKED_PORTS:
+            raise SystemExit(
+                f"{name}={port}: browsers refuse to open pages on port {port} (a blocked port)."
+                " Choose another, e.g. 5000-5999 or 8000-8999."
+            )
+        if port in chosen.values():
+            other = next(key for key, used in chosen.items() if used == port)
+            raise SystemExit(f"{name}={port}: {other} uses that port already.")
+        chosen[name] = port
+    return chosen
+
+
+PORTS = ports(os.environ)
+IDP_PORT, BROKER_PORT, UPSTREAM_PORT, MCP_PORT, SMTP_PORT = PORTS.values()
+#: Where the stack keeps its SQLite databases and the Maildir (STACK_INSTANCE_DIR; a second
+#: stack, e.g. a test's, uses its own).
+INSTANCE = Path(os.environ.get("STACK_INSTANCE_DIR") or ROOT / "instance")
+MAIL_DIR = INSTANCE / "dev-mail"
+DATABASES = {
+    "DATABASE_URL": f"sqlite:///{INSTANCE / 'identity.sqlite3'}",
+    "MOCK_BROKER_DATABASE_URL": f"sqlite:///{INSTANCE / 'mock_broker.sqlite3'}",
+    "UPSTREAM_IDP_DATABASE_URL": f"sqlite:///{INSTANCE / 'upstream_idp.sqlite3'}",
+}
 IDP_URL = f"http://127.0.0.1:{IDP_PORT}"
 BROKER_URL = f"http://127.0.0.1:{BROKER_PORT}"
 UPSTREAM_URL = f"http://127.0.0.1:{UPSTREAM_PORT}"
 MCP_ORIGIN = f"http://127.0.0.1:{MCP_PORT}"
 
 ENVIRONMENT = {
+    **DATABASES,  # unless the environment names other databases (PostgreSQL, say)
     **os.environ,
     "APP_ENV": os.environ.get("APP_ENV", "development"),
     "PUBLIC_URL": IDP_URL,
@@ -43,6 +91,7 @@ ENVIRONMENT = {
     "UPSTREAM_IDP_REDIRECT_URIS": f"{IDP_URL}/login/oidc/standin/callback",
     "LOGIN_METHOD_OIDC_STANDIN_ISSUER": UPSTREAM_URL,
     "MCP_SERVER_URL": f"{MCP_ORIGIN}/mcp",
+    "MOCK_BROKER_DEV_MCP_SERVER_URL": f"{MCP_ORIGIN}/mcp",
     "MCP_SERVER_PORT": str(MCP_PORT),
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": str(SMTP_PORT),
@@ -74,6 +123,7 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> No
 
 
 def main() -> None:
+    INSTANCE.mkdir(parents=True, exist_ok=True)
     maildir(MAIL_DIR)
     sink = Controller(Mailbox(MAIL_DIR), hostname="127.0.0.1", port=SMTP_PORT)
     sink.start()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from requests import Response
 
-from tests.stack import Browser, Page
+from tests.stack import Browser, Page, meta_refresh
 
 LINK = re.compile(r"^(http://\S+/login/magic_link/confirm\?token=\S+)$", re.MULTILINE)
 METHODS = ("password", "magic_link", "oidc")
@@ -76,7 +76,11 @@ def finish_at_broker(browser: Browser, handed_off: Page, **headers: str) -> dict
     """From the customer side's 303 to the broker's callback (consent too, if asked): the
     query of the broker's redirect to the MCP client."""
     assert handed_off.status == 303, handed_off.text()
-    callback = browser.page("GET", handed_off.response.headers["Location"], headers=headers)
+    # The customer side's 303 leads to its hand-off page, whose refresh names the callback.
+    handoff = urljoin(handed_off.response.url, handed_off.response.headers["Location"])
+    target = meta_refresh(browser.page("GET", handoff, headers=headers))
+    assert target, "the hand-off page names no callback"
+    callback = browser.page("GET", target, headers=headers)
     if callback.status == 200:  # the consent page
         action, fields = callback.form(button="Allow")
         answer = browser.page("POST", action, data=fields, headers=headers)

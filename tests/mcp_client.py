@@ -113,10 +113,15 @@ class BrowserUser:
                     await page.get_by_label("Email").first.fill(self.email)
                     await page.get_by_role("textbox", name="Password").fill(self.password)
                     await page.get_by_role("button", name="Sign in", exact=True).click()
+                # Through the customer side's hand-off page to the broker's consent page, or
+                # (consent remembered) straight on to the client's redirect URI.
+                await page.wait_for_url(
+                    lambda url: "/sso/v1/connections/" in url or url.startswith(self.callback.url)
+                )
                 await page.wait_for_load_state()
             if len(self.callback.received) == before:  # consent not remembered: approve
                 await page.get_by_role("button", name="Allow").click()
-                await page.wait_for_load_state()
+                await page.wait_for_url(lambda url: url.startswith(self.callback.url))
             where = f"{page.url}: {(await page.inner_text('body'))[:300]}"
         finally:
             await page.close()
@@ -136,13 +141,19 @@ def oauth_provider(
     server_url: str,
     user: BrowserUser,
     storage: MemoryStorage,
-    scope: str = "notes:read notes:write offline_access",
+    scope: str | None = None,
     client_metadata_url: str | None = None,
+    grant_types: list[str] | None = None,
 ) -> OAuthClientProvider:
+    grant_types = grant_types or ["authorization_code", "refresh_token"]
+    if scope is None:
+        scope = "notes:read notes:write"
+        if "refresh_token" in grant_types:
+            scope += " offline_access"
     metadata = OAuthClientMetadata(
         client_name="End-to-end test client",
         redirect_uris=[user.callback.url],
-        grant_types=["authorization_code", "refresh_token"],
+        grant_types=grant_types,
         response_types=["code"],
         token_endpoint_auth_method="none",
         scope=scope,

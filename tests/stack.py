@@ -252,5 +252,30 @@ class Browser(requests.Session):
         return parse_qs(urlsplit(location).query)
 
     def follow(self, page: Page) -> Page:
+        """What a browser does next: follow the redirect, and the customer side's hand-off
+        page's refresh when that is where it leads (identity/completion.py)."""
         assert page.status in (301, 302, 303), (page.status, page.text())
-        return self.page("GET", urljoin(page.response.url, page.response.headers["Location"]))
+        landed = self.page("GET", urljoin(page.response.url, page.response.headers["Location"]))
+        refresh = meta_refresh(landed)
+        return self.page("GET", refresh) if refresh else landed
+
+    def handoff_target(self, handed_off: Page) -> str:
+        """Where a sign-in's 303 sends the browser on: the broker callback URL on the customer
+        side's hand-off page (visiting the page spends it, as a browser does)."""
+        assert handed_off.status == 303, (handed_off.status, handed_off.text())
+        location = urljoin(handed_off.response.url, handed_off.response.headers["Location"])
+        landed = self.page("GET", location)
+        refresh = meta_refresh(landed)
+        assert landed.status == 200 and refresh, (landed.status, landed.text())
+        return refresh
+
+
+def meta_refresh(page: Page) -> str | None:
+    """The URL of a page's `<meta http-equiv="refresh" content="0; url=…">`, if it has one."""
+    if page.status != 200 or "html" not in page.response.headers.get("Content-Type", ""):
+        return None
+    tag = page.soup.select_one('meta[http-equiv="refresh"]')
+    if tag is None:
+        return None
+    _, _, url = tag["content"].partition("url=")
+    return urljoin(page.response.url, url.strip())

@@ -82,7 +82,7 @@ def test_handoff_redirect_is_built_from_config_and_stored_state(stack):
         authorization = browser.authorize()
         login = browser.page("GET", authorization.login_url)
         handed_off = browser.sign_in_with_password(login)
-    location = urlsplit(handed_off.response.headers["Location"])
+    location = urlsplit(browser.handoff_target(handed_off))
     callback = (
         f"{stack.broker.url}/sso/v1/connections/{broker_seed.DEV_CONNECTION_ID}/partner:callback"
     )
@@ -104,7 +104,7 @@ def test_c3_a_state_in_the_request_never_reaches_the_callback(stack):
             f"{action}?state=forged-state&next=https://evil.example/",
             data={**fields, "email": DEMO_EMAIL, "password": DEMO_PASSWORD, "state": "forged"},
         )
-    location = handed_off.response.headers["Location"]
+    location = browser.handoff_target(handed_off)
     sent = parse_qs(urlsplit(authorization.login_url).query)
     assert parse_qs(urlsplit(location).query) == {"state": sent["state"]}
     assert location.startswith(stack.broker.url + "/")
@@ -187,10 +187,14 @@ def test_replayed_callback_state_is_refused_by_the_broker(stack):
     browser = stack.browser()
     authorization = browser.authorize()
     handed_off = browser.sign_in_with_password(browser.page("GET", authorization.login_url))
-    browser.approve(browser.follow(handed_off))
-    replay = browser.follow(handed_off)
+    callback = browser.handoff_target(handed_off)
+    browser.approve(browser.page("GET", callback))
+    replay = browser.page("GET", callback)
     assert replay.status == 400
     assert "invalid_state" in replay.response.text
+    # Our own hand-off page sends a browser on once: visited again, it has nothing to continue.
+    again = browser.page("GET", urljoin(stack.idp.url, handed_off.response.headers["Location"]))
+    assert again.status == 404 and "Nothing to continue here" in again.text()
 
 
 def test_wrong_pkce_verifier_is_refused(stack):
