@@ -8,6 +8,8 @@ NODE_DIR   := tests/oidc_provider
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 AXE_DIR    := tests/browser/axe
 AXE_STAMP  := $(AXE_DIR)/node_modules/.installed
+MCP_TS_DIR   := tests/mcp_ts_client
+MCP_TS_STAMP := $(MCP_TS_DIR)/node_modules/.installed
 
 .PHONY: run test lint mutate clean
 
@@ -27,6 +29,11 @@ $(AXE_STAMP): $(AXE_DIR)/package-lock.json
 	npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The official MCP TypeScript SDK, the client the end-to-end tests drive under Node.js.
+$(MCP_TS_STAMP): $(MCP_TS_DIR)/package-lock.json
+	npm ci --prefix $(MCP_TS_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian packages the tests drive, installed when missing (as root, like CI).
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -40,7 +47,7 @@ run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
 
 ## Lint, then run every test: on SQLite, then again on PostgreSQL.
-test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql /usr/sbin/nginx
+test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) $(MCP_TS_STAMP) /usr/bin/chromium /usr/lib/postgresql /usr/sbin/nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -48,7 +55,7 @@ test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium /usr/lib/postgresql 
 	TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
 ## Break each security property on purpose (tests/mutate.py) and check a test goes red.
-mutate: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) /usr/bin/chromium
+mutate: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) $(MCP_TS_STAMP) /usr/bin/chromium
 	$(BIN)/python -m tests.mutate
 
 lint: $(STAMP)
@@ -56,4 +63,5 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(NODE_DIR)/node_modules $(AXE_DIR)/node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(NODE_DIR)/node_modules $(AXE_DIR)/node_modules \
+		$(MCP_TS_DIR)/node_modules

@@ -36,6 +36,9 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     # concurrent refresh), is refused without revoking its family; 0 turns the grace off
     # (B4, B15; at most MAX_REFRESH_REUSE_GRACE).
     ("REFRESH_REUSE_GRACE", "MOCK_BROKER_REFRESH_REUSE_GRACE", "10"),
+    # Who gets a refresh token (REFRESH_TOKEN_POLICIES): `refresh_grant`, every client
+    # registered for the refresh_token grant; `offline_access`, only when that scope was granted.
+    ("REFRESH_TOKEN_POLICY", "MOCK_BROKER_REFRESH_TOKEN_POLICY", "refresh_grant"),
     # How the browser's return through the callback is checked (B12). `bound`: the request is
     # bound to the browser that called /oauth/authorize, and the profile post's answer names
     # the callback URL with a one-time value; `state-only`: exactly the documented contract.
@@ -71,6 +74,9 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 #: `bound` (B12, the default) or `state-only` (the hosted broker's documented contract).
 CALLBACK_MODES = ("bound", "state-only")
 
+#: When a refresh token is issued (mock_broker/refresh_tokens.py::should_issue).
+REFRESH_TOKEN_POLICIES = ("refresh_grant", "offline_access")
+
 #: Bounds of the refresh-token reuse grace (B4): long enough for a concurrent refresh,
 #: short enough that a stolen, already-rotated token is useless soon after.
 MAX_REFRESH_REUSE_GRACE = 60
@@ -105,6 +111,10 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError(
             f"MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds "
             "(B15: a longer window leaves a stolen, rotated refresh token unpunished longer)."
+        )
+    if config["REFRESH_TOKEN_POLICY"] not in REFRESH_TOKEN_POLICIES:
+        raise ConfigError(
+            "MOCK_BROKER_REFRESH_TOKEN_POLICY must be one of " + ", ".join(REFRESH_TOKEN_POLICIES)
         )
     if config["CALLBACK_MODE"] not in CALLBACK_MODES:
         raise ConfigError(f"MOCK_BROKER_CALLBACK_MODE must be one of {', '.join(CALLBACK_MODES)}.")

@@ -58,6 +58,7 @@ def issued_tokens() -> str:
         "dev_tokens.html",
         issued=[(row, tokens.is_active(db, row)) for row in issued],
         refresh=[(row, refresh_tokens.is_active(db, row)) for row in refresh],
+        refresh_policy=current_app.config["REFRESH_TOKEN_POLICY"],
     )
 
 

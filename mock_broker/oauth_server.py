@@ -10,7 +10,7 @@ OAuth 2.1 / RFC 9700 and the MCP authorization spec ask for more than authlib's 
 - codes are single-use and ≤ 60 s, and a replayed code revokes its tokens — B3;
 - the RFC 8707 `resource` must name the client's resource; tokens are bound to it — B5;
 - every authorization response, errors included, carries the resource's `iss` — B6;
-- refresh tokens only with `offline_access`, rotated, reuse revokes the family — B4
+- refresh tokens by policy (REFRESH_TOKEN_POLICY), rotated, reuse revokes the family — B4
   (`refresh_tokens`);
 - a `client_id` that is an https URL is a Client ID Metadata Document, fetched and checked
   before it is trusted — B7 (`metadata_documents`).
@@ -279,7 +279,7 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
 
     def generate_token(self, *args: object, **kwargs: object) -> dict[str, object]:
         """A user access token for the code's resource (authlib's default is an opaque string),
-        and a refresh token when `offline_access` was granted (B4)."""
+        and a refresh token when the policy gives the client one (B4)."""
         db = database.session()
         code: AuthorizationCode = self.request.authorization_code
         client: OAuthClient = self.request.client

@@ -1,10 +1,16 @@
-"""Refresh tokens: issued with `offline_access`, rotated on every use, reuse revokes the family.
+"""Refresh tokens: issued by policy, rotated on every use, reuse revokes the family.
 
 A refresh token is 256 random bits, opaque, stored only as its SHA-256 digest, and bound to
 the client, user, scope and resource of the grant (one authorization code) it belongs to.
 
-- Issued only when the granted scope includes `offline_access` and the client registered the
-  `refresh_token` grant type (RFC 7591 `grant_types`).
+- Issued only to clients registered for the `refresh_token` grant type (RFC 7591
+  `grant_types`), and then as `REFRESH_TOKEN_POLICY` says. OAuth leaves issuing one to the
+  authorization server (RFC 6749 §1.5) and has no way to ask for one; the `offline_access`
+  scope is OpenID Connect's way, which MCP's refresh-token guidance adopts for servers that
+  advertise it, while clients built on the TypeScript SDK register the grant and never ask for
+  the scope. `refresh_grant` (the default) issues one to every client registered for the
+  grant, so those clients stay signed in; `offline_access` issues one only when that scope was
+  requested and granted, the OIDC-strict reading. A client without the grant never gets one.
 - Rotated on every use, for public and confidential clients alike (B4; OAuth 2.1 §4.3.1
   requires it of public clients, and one rule is simpler to reason about): the presented
   token is spent and a successor issued. The successor keeps the grant's full scope (RFC 6749
@@ -39,8 +45,12 @@ from mock_broker.models import OFFLINE_ACCESS, AuthorizationCode, OAuthClient, R
 
 
 def should_issue(client: OAuthClient, scope: str) -> bool:
-    """Only for `offline_access`, and only to clients registered for the refresh grant."""
-    return OFFLINE_ACCESS in scope.split() and client.check_grant_type("refresh_token")
+    """Only to clients registered for the refresh grant, and then as the policy says."""
+    if not client.check_grant_type("refresh_token"):
+        return False
+    if current_app.config["REFRESH_TOKEN_POLICY"] == OFFLINE_ACCESS:  # a policy name, no secret
+        return OFFLINE_ACCESS in scope.split()
+    return True
 
 
 def issue(

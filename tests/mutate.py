@@ -26,7 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Installed environments, linked into the copy rather than copied.
-LINKED = (".venv", "tests/oidc_provider/node_modules", "tests/browser/axe/node_modules")
+LINKED = (
+    ".venv",
+    "tests/oidc_provider/node_modules",
+    "tests/browser/axe/node_modules",
+    "tests/mcp_ts_client/node_modules",
+)
 
 
 @dataclass(frozen=True)
@@ -855,6 +860,14 @@ def decide() -> Response:
         """                    "default_timeout": provider.timeout,\n""",
         "",
         ("tests/test_oidc_linking.py::test_c21_the_upstream_timeout_reaches_the_discovery_call",),
+    ),
+    Mutant(
+        "B4",
+        "the offline_access refresh-token policy is ignored (every registered client gets one)",
+        "mock_broker/refresh_tokens.py",
+        """    if current_app.config["REFRESH_TOKEN_POLICY"] == OFFLINE_ACCESS:""",
+        """    if False:""",
+        ("tests/broker/test_refresh_tokens.py",),
     ),
 )
 

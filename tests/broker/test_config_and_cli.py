@@ -43,6 +43,10 @@ def app(tmp_path):
         ({"REFRESH_REUSE_GRACE": "10s"}, "REFRESH_REUSE_GRACE must be a whole number"),
         ({"CALLBACK_MODE": "off"}, "MOCK_BROKER_CALLBACK_MODE must be one of bound, state-only"),
         (
+            {"REFRESH_TOKEN_POLICY": "always"},
+            "MOCK_BROKER_REFRESH_TOKEN_POLICY must be one of refresh_grant, offline_access",
+        ),
+        (
             {"ENV": "production", "SECRET_KEY": "mock-broker-dev-secret-key-not-for-production"},
             "development default",
         ),

@@ -54,14 +54,23 @@ def test_b4_offline_access_gets_a_refresh_token(broker):
         assert row.expires_at - row.issued_at == timedelta(days=30)  # inactivity expiry
 
 
-def test_b4_no_refresh_token_without_offline_access(broker):
+def test_b4_by_default_a_client_registered_for_the_grant_gets_one_without_offline_access(broker):
+    """The TypeScript SDK registers the refresh_token grant and never asks for offline_access:
+    with the default policy its users stay signed in."""
     body = broker.tokens("notes:read")
 
-    assert "refresh_token" not in body
+    assert body["refresh_token"] and broker.refresh(body["refresh_token"]).status_code == 200
+
+
+def test_b4_the_offline_access_policy_issues_one_only_for_that_scope(broker):
+    with broker.configured(REFRESH_TOKEN_POLICY="offline_access"):
+        assert "refresh_token" not in broker.tokens("notes:read")
+        assert broker.tokens("notes:read offline_access")["refresh_token"]
 
 
 def test_b4_refresh_without_a_refresh_token_grant_is_refused(broker):
-    body = broker.tokens("notes:read")
+    with broker.configured(REFRESH_TOKEN_POLICY="offline_access"):
+        body = broker.tokens("notes:read")
 
     response = broker.refresh(body["access_token"])  # no refresh token was issued
 
