@@ -200,7 +200,9 @@ def _redirect_uri_matches(requested: str, registered: str) -> bool:
 
     RFC 9700 §4.1.3 and B2 require exact matching; RFC 8252 §7.3 lets native apps bind an
     ephemeral port, so for `http://127.0.0.1`, `http://[::1]` and `http://localhost` every
-    component other than the port must still match exactly.
+    component other than the port must still match exactly. A private-use scheme redirect
+    (`com.example.app:/callback`, RFC 8252 §7.1) is compared as a whole string, its scheme's
+    case included (RFC 8252 §8.4): the client sends what it registered.
     """
     if requested == registered:
         return True

@@ -22,6 +22,7 @@ from mock_broker.models import (
     Resource,
     ResourceServerClient,
 )
+from mock_broker.redirect_uris import redirect_uri_problem
 
 CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 #: Registered clients may refresh; refresh tokens are issued only with offline_access anyway.
@@ -99,10 +100,9 @@ def register_client(
         raise RegistrationError("At least one redirect URI is required.")
     _require_plain_text(name, "client name")
     for uri in redirect_uris:
-        _require_plain_text(uri, "redirect URI")
-        _require_web_url(uri, "redirect URI")
-        if urlsplit(uri).fragment:
-            raise RegistrationError("A redirect URI must not have a fragment (RFC 6749 §3.1.2).")
+        # The same rules as DCR and CIMD: https, loopback http, or a native app's scheme.
+        if problem := redirect_uri_problem(uri):
+            raise RegistrationError(f"Each redirect URI {problem}.")
     secret = None if auth_method == "none" else new_secret()
     client = OAuthClient(
         id=client_id or new_id("mcp"),

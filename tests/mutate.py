@@ -370,6 +370,42 @@ def continue_as():
         ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
     ),
     Mutant(
+        "B2",
+        'redirect URIs are compared case-insensitively ("schemes are case-insensitive")',
+        "mock_broker/models.py",
+        "    if requested == registered:\n        return True\n",
+        "    if requested.lower() == registered.lower():\n        return True\n",
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
+        "B2",
+        "a private-use redirect is matched on its scheme only",
+        "mock_broker/models.py",
+        "    if requested == registered:\n        return True\n",
+        "    if requested == registered or (\n"
+        '        ":" in requested and requested.split(":")[0] == registered.split(":")[0]\n'
+        '        and requested.split(":")[0] not in ("http", "https")\n'
+        "    ):\n        return True\n",
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
+        "B2",
+        "any private-use scheme is accepted, a period or not (intent:, ms-settings:, myapp:)",
+        "mock_broker/redirect_uris.py",
+        '    if "." not in scheme and scheme not in schemes_without_period():',
+        "    if False:",
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
+        "B13",
+        "a self-registered private-use redirect counts as vetted for error redirects",
+        "mock_broker/oauth_server.py",
+        '    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")',
+        '    return parts.scheme not in ("http", "https") or (\n'
+        '        parts.scheme == "http" and is_loopback_host(parts.hostname or "")\n    )',
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
         "B3",
         "a code is not bound to the client it was issued to",
         "mock_broker/oauth_server.py",
