@@ -96,8 +96,37 @@ class Resource(Base):
         return [*self.scope_list, OFFLINE_ACCESS]
 
     def matches(self, resource_indicator: str) -> bool:
-        """RFC 8707 `resource`: the MCP server URL, compared exactly, or the `res_…` id."""
-        return resource_indicator in (self.mcp_server_url, self.id)
+        """RFC 8707 `resource`: the `res_…` id, or the MCP server URL compared by its parts
+        (`resource_key`: scheme and host case, default port and empty path tolerated)."""
+        if resource_indicator == self.id:
+            return True
+        key = resource_key(resource_indicator)
+        return key is not None and key == resource_key(self.mcp_server_url)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def resource_key(url: str) -> tuple[str, str, int | None, str, str] | None:
+    """What identifies an http(s) resource URL: (scheme, host, port, path, query), with the
+    equivalences of RFC 3986 §6.2.2.1 and §6.2.3 applied — scheme and host lowercased, a
+    default port as None, an empty path as "/" — and nothing else. None for a URL that names
+    no resource: not http(s), no host, a malformed port, user info or a fragment."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or "@" in parts.netloc
+        or "#" in url
+    ):
+        return None
+    if port == _DEFAULT_PORTS[parts.scheme]:
+        port = None
+    return (parts.scheme, parts.hostname, port, parts.path or "/", parts.query)
 
 
 class RegistrationMethod:

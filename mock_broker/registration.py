@@ -21,8 +21,10 @@ from mock_broker.models import (
     RegistrationMethod,
     Resource,
     ResourceServerClient,
+    resource_key,
 )
 from mock_broker.redirect_uris import redirect_uri_problem
+from mock_broker.resources import canonical_url, find_resource
 
 CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 #: Registered clients may refresh; refresh tokens are issued only with offline_access anyway.
@@ -69,6 +71,13 @@ def register_resource(
     _require_web_url(mcp_server_url, "MCP server URL")
     if urlsplit(mcp_server_url).fragment:
         raise RegistrationError("An RFC 8707 resource URL must not have a fragment.")
+    if resource_key(mcp_server_url) is None:
+        raise RegistrationError("The MCP server URL must not contain user info.")
+    # Stored canonical (lowercase scheme and host, no default port): the form tokens carry
+    # in `aud`; a URL equivalent to a registered one would make `resource` ambiguous.
+    mcp_server_url = canonical_url(mcp_server_url)
+    if find_resource(db, mcp_server_url) is not None:
+        raise RegistrationError(f"A resource with the URL {mcp_server_url} is already registered.")
     resource = Resource(
         id=resource_id or new_id("res"),
         name=name,

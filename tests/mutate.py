@@ -479,6 +479,23 @@ def continue_as():
     ),
     Mutant(
         "B5",
+        "a resource URL's trailing slash is ignored (`/mcp/` names the resource `/mcp`)",
+        "mock_broker/models.py",
+        '    return (parts.scheme, parts.hostname, port, parts.path or "/", parts.query)',
+        '    return (parts.scheme, parts.hostname, port, parts.path.rstrip("/") or "/", '
+        "parts.query)",
+        ("tests/broker/test_resource_indicators.py",),
+    ),
+    Mutant(
+        "B5",
+        "a resource URL is compared case-insensitively as a whole (its path too)",
+        "mock_broker/models.py",
+        "        key = resource_key(resource_indicator)\n",
+        "        key = resource_key(resource_indicator.lower())\n",
+        ("tests/broker/test_resource_indicators.py",),
+    ),
+    Mutant(
+        "B5",
         "the token request's resource is not compared with the code's",
         "mock_broker/oauth_server.py",
         "        if len(values) > 1 or (values and not code.resource.matches(values[0])):",
