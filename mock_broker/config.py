@@ -40,6 +40,12 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLBACK_MODE", "MOCK_BROKER_CALLBACK_MODE", "bound"),
     # `housekeeping` keeps expired rows this much longer, for the QA views and debugging (E4).
     ("HOUSEKEEPING_GRACE", "MOCK_BROKER_HOUSEKEEPING_GRACE", str(24 * 3600)),
+    # Dynamic registrations accepted per client address per window, then 429 (E4).
+    ("REGISTRATION_ADDRESS_LIMIT", "MOCK_BROKER_REGISTRATION_ADDRESS_LIMIT", "20"),
+    ("REGISTRATION_ADDRESS_WINDOW", "MOCK_BROKER_REGISTRATION_ADDRESS_WINDOW", "3600"),
+    # `housekeeping` deletes a DCR client no user ever signed in with this long after it
+    # registered (E4); clients re-registering at every restart leave such rows behind.
+    ("UNUSED_CLIENT_TTL", "MOCK_BROKER_UNUSED_CLIENT_TTL", str(7 * 24 * 3600)),
     # Skip the consent page for a client the user already approved these scopes for.
     ("REMEMBER_CONSENT", "MOCK_BROKER_REMEMBER_CONSENT", "true"),
     # Client ID Metadata Documents (B7): fetch limits and the SSRF guard.
@@ -65,6 +71,9 @@ _DURATIONS = (
     "CIMD_TIMEOUT",
     "CIMD_CACHE_MIN",
     "CIMD_CACHE_MAX",
+    "REGISTRATION_ADDRESS_LIMIT",  # not a duration, but a positive whole number too
+    "REGISTRATION_ADDRESS_WINDOW",
+    "UNUSED_CLIENT_TTL",
 )
 _FLAGS = ("REMEMBER_CONSENT", "CIMD_ALLOW_PRIVATE_ADDRESSES")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")

@@ -164,6 +164,8 @@ class OAuthClient(Base, ClientMixin):
     # CIMD only: when the document was fetched, and until when the copy may be used.
     metadata_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     metadata_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a user first let it in (its first code); a DCR client never used expires (E4).
+    first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     resource: Mapped[Resource | None] = relationship(lazy="joined")
 
@@ -492,6 +494,17 @@ class SigningKey(Base):
         if self.activated_at is None:
             return "pending"
         return "active" if self.retired_at is None else "retired"
+
+
+class RateLimitCounter(Base):
+    """Events counted for one key (e.g. registrations from one client address) in a fixed
+    window, shared by every instance through the database (`rate_limits`, E4)."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Fault(Base):

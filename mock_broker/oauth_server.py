@@ -235,6 +235,12 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
             .where(LoginRequest.id == request.login_request_id)
             .values(status=LoginRequestStatus.CODE_ISSUED)
         )
+        # A user let this client in: it is in use, and no longer expires unused (E4).
+        db.execute(
+            update(OAuthClient)
+            .where(OAuthClient.id == client.id, OAuthClient.first_used_at.is_(None))
+            .values(first_used_at=now)
+        )
         db.commit()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
