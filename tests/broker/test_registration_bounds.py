@@ -157,6 +157,8 @@ def test_e4_housekeeping_deletes_dynamic_clients_never_used_after_the_ttl(broker
     flow.code()  # a user signed in and consented: the client was used …
     for model in (AuthorizationCode, LoginRequest):  # … long ago: its rows go in this run
         age(broker, model, model.client_id == used, expires_at=timedelta(days=40))
+    forgotten = broker.app.test_cli_runner().invoke(args=["forget-consents"])
+    assert forgotten.exit_code == 0  # nothing refers to it any more; it was used all the same
     broker.start_login(client_id=waiting, redirect_uri="http://127.0.0.1:7777/callback")
     for client_id in (unused, used, waiting, DEMO_CLIENT_ID):
         _age(broker, client_id, timedelta(seconds=ttl + 60))
