@@ -281,8 +281,15 @@ def prune_signing_keys() -> None:
     help="Keep expired rows this many seconds longer (default: HOUSEKEEPING_GRACE).",
 )
 def housekeeping_command(grace: int | None) -> None:
-    """Purge expired login requests, codes, tokens and refresh families no longer in use (E4)."""
-    grace = _app().config["HOUSEKEEPING_GRACE"] if grace is None else grace
-    counts = housekeeping.purge(database.session(), grace)
+    """Purge expired login requests, codes, tokens and refresh families no longer in use, and
+    dynamically registered clients never used (E4)."""
+    config = _app().config
+    grace = config["HOUSEKEEPING_GRACE"] if grace is None else grace
+    counts = housekeeping.purge(
+        database.session(),
+        grace,
+        unused_client_ttl=config["UNUSED_CLIENT_TTL"],
+        longest_window=config["REGISTRATION_ADDRESS_WINDOW"],
+    )
     for table, deleted in counts.items():
         click.echo(f"{table}: {deleted} deleted")

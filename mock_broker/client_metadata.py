@@ -2,8 +2,9 @@
 
 What the broker accepts is what it implements: the authorization code grant (with refresh
 tokens), response type `code`, client authentication `none`, `client_secret_basic` or
-`client_secret_post`, and redirect URIs that are https, or plain http on loopback (RFC 8252
-§7.3, MCP authorization), without fragments. `private_key_jwt` (and so `jwks`/`jwks_uri`) is
+`client_secret_post`, and redirect URIs that are https, plain http on loopback (RFC 8252
+§7.3, MCP authorization) or a native app's private-use scheme (RFC 8252 §7.1), without
+fragments (`redirect_uris`). `private_key_jwt` (and so `jwks`/`jwks_uri`) is
 refused as unsupported rather than silently downgraded. Metadata the broker does not know is
 ignored, as RFC 7591 §2 requires; what it keeps is returned normalised. Every string kept
 may be shown to a person, so none may carry control, bidirectional or invisible format
@@ -15,15 +16,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from identity.urls import is_loopback_host
 from mock_broker.display_text import refused_character
 from mock_broker.models import Resource
+from mock_broker.redirect_uris import MAX_URL, redirect_uri_problem
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 APPLICATION_TYPES = ("web", "native")
 MAX_REDIRECT_URIS = 20
-MAX_URL = 2048
 MAX_NAME = 200
 MAX_STRING = 255
 _URL_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri")
@@ -93,7 +93,7 @@ def validate(
 
 
 def validate_redirect_uris(value: object) -> list[str]:
-    """Required, non-empty; each https or loopback http, absolute, without fragment."""
+    """Required, non-empty; each one `redirect_uris.redirect_uri_problem` accepts."""
     if not isinstance(value, list) or not value:
         raise ClientMetadataError("invalid_redirect_uri", "redirect_uris is required: a list.")
     if len(value) > MAX_REDIRECT_URIS:
@@ -105,28 +105,6 @@ def validate_redirect_uris(value: object) -> list[str]:
         if problem:
             raise ClientMetadataError("invalid_redirect_uri", f"Each redirect URI {problem}.")
     return list(dict.fromkeys(value))
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why `uri` cannot be a redirect URI, or None (RFC 6749 §3.1.2, RFC 9700 §2.6)."""
-    if character := refused_character(uri):  # B14: shown on the consent page (its host)
-        return f"must not contain control or format characters ({character})"
-    if len(uri) > MAX_URL or any(ord(c) < 0x21 or ord(c) == 0x7F for c in uri):
-        return "must be a URL of at most 2048 printable characters"
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - reading it rejects malformed ports
-    except ValueError:
-        return "must be a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http(s) URL"
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        return "must use https unless it is on loopback"
-    if parts.fragment or "#" in uri:
-        return "must not have a fragment"
-    if parts.username is not None or parts.password is not None:
-        return "must not contain user credentials"
-    return None
 
 
 def _string(data: dict[str, Any], name: str, max_length: int) -> str:

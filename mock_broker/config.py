@@ -13,6 +13,7 @@ from typing import Any
 from identity.logging_setup import LOG_FORMATS
 from identity.proxy import parse_hops
 from identity.urls import url_problem
+from mock_broker.redirect_uris import parse_scheme_list
 
 DEV_SECRET_KEY = "mock-broker-dev-secret-key-not-for-production"  # noqa: S105 - refused in production
 
@@ -45,6 +46,12 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLBACK_MODE", "MOCK_BROKER_CALLBACK_MODE", "bound"),
     # `housekeeping` keeps expired rows this much longer, for the QA views and debugging (E4).
     ("HOUSEKEEPING_GRACE", "MOCK_BROKER_HOUSEKEEPING_GRACE", str(24 * 3600)),
+    # Dynamic registrations accepted per client address per window, then 429 (E4).
+    ("REGISTRATION_ADDRESS_LIMIT", "MOCK_BROKER_REGISTRATION_ADDRESS_LIMIT", "20"),
+    ("REGISTRATION_ADDRESS_WINDOW", "MOCK_BROKER_REGISTRATION_ADDRESS_WINDOW", "3600"),
+    # `housekeeping` deletes a DCR client no user ever signed in with this long after it
+    # registered (E4); clients re-registering at every restart leave such rows behind.
+    ("UNUSED_CLIENT_TTL", "MOCK_BROKER_UNUSED_CLIENT_TTL", str(7 * 24 * 3600)),
     # Skip the consent page for a client the user already approved these scopes for.
     ("REMEMBER_CONSENT", "MOCK_BROKER_REMEMBER_CONSENT", "true"),
     # Client ID Metadata Documents (B7): fetch limits and the SSRF guard.
@@ -53,6 +60,9 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CIMD_CACHE_MAX", "MOCK_BROKER_CIMD_CACHE_MAX", str(24 * 3600)),
     ("CIMD_ALLOW_PRIVATE_ADDRESSES", "MOCK_BROKER_CIMD_ALLOW_PRIVATE_ADDRESSES", "false"),
     ("CIMD_CA_FILE", "MOCK_BROKER_CIMD_CA_FILE", ""),
+    # Private-use redirect schemes without a period accepted anyway (RFC 8252 §7.1 wants a
+    # reverse domain name; see mock_broker/redirect_uris.py), separated by commas.
+    ("NATIVE_SCHEMES_WITHOUT_PERIOD", "MOCK_BROKER_NATIVE_SCHEMES_WITHOUT_PERIOD", "cursor"),
     # Behind a reverse proxy: how many proxies' X-Forwarded-* headers to trust; 0 = none.
     ("TRUSTED_PROXY_HOPS", "MOCK_BROKER_TRUSTED_PROXY_HOPS", "0"),
     # Logging is set up for the whole process, so both apps read the same variable.
@@ -67,6 +77,9 @@ _DURATIONS = (
     "CIMD_TIMEOUT",
     "CIMD_CACHE_MIN",
     "CIMD_CACHE_MAX",
+    "REGISTRATION_ADDRESS_LIMIT",  # not a duration, but a positive whole number too
+    "REGISTRATION_ADDRESS_WINDOW",
+    "UNUSED_CLIENT_TTL",
 )
 _FLAGS = ("REMEMBER_CONSENT", "CIMD_ALLOW_PRIVATE_ADDRESSES")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -128,6 +141,13 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError("CIMD_CACHE_MIN must not exceed CIMD_CACHE_MAX.")
     for key in _FLAGS:
         config[key] = _flag(key, config[key])
+    if isinstance(config["NATIVE_SCHEMES_WITHOUT_PERIOD"], str):
+        try:
+            config["NATIVE_SCHEMES_WITHOUT_PERIOD"] = parse_scheme_list(
+                config["NATIVE_SCHEMES_WITHOUT_PERIOD"]
+            )
+        except ValueError as error:
+            raise ConfigError(f"MOCK_BROKER_NATIVE_SCHEMES_WITHOUT_PERIOD: {error}.") from None
     try:
         config["TRUSTED_PROXY_HOPS"] = parse_hops(
             "MOCK_BROKER_TRUSTED_PROXY_HOPS", config["TRUSTED_PROXY_HOPS"]

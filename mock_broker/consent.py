@@ -9,9 +9,11 @@ the client with a code; denying redirects with `access_denied`. A consent the us
 may be remembered (`consent_memory`, REMEMBER_CONSENT): then the callback goes straight to the
 client, unless the client sent `prompt=consent`.
 
-For a client identified by a metadata document (CIMD), the page also shows the hostname of its
-`client_id` URL — the only part of what it shows that the client cannot simply assert (MCP
-2025-11-25 security considerations).
+The page names where the answer goes: the redirect URI's host, or for a native app's
+private-use scheme (RFC 8252 §7.1) the scheme, which picks the application on the user's
+device that receives the code. For a client identified by a metadata document (CIMD), the page
+also shows the hostname of its `client_id` URL — the only part of what it shows that the
+client cannot simply assert (MCP 2025-11-25 security considerations).
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from flask import (
 )
 
 from identity.urls import is_loopback_host
-from mock_broker import browser_binding, consent_memory, database, faults, login_requests
+from mock_broker import (
+    browser_binding,
+    consent_memory,
+    database,
+    faults,
+    login_requests,
+    redirect_uris,
+)
 from mock_broker.errors import error_page
 from mock_broker.models import LoginRequest, RegistrationMethod, Resource
 from mock_broker.oauth_endpoints import authorization_error
@@ -88,7 +97,7 @@ def partner_callback(connection_id: str) -> Response:
     session[_SESSION_KEY] = [*pending[-(_MAX_PENDING - 1) :], login_request.id]
 
     resource = db.get(Resource, login_request.resource_id)
-    redirect_host = urlsplit(login_request.redirect_uri).hostname or ""
+    redirect_host = redirect_uris.shown_target(login_request.redirect_uri)
     profile = login_request.profile or {}
     client = login_request.client
     response = make_response(
@@ -103,7 +112,9 @@ def partner_callback(connection_id: str) -> Response:
             ),
             resource=resource,
             redirect_host=redirect_host,
-            redirect_is_loopback=is_loopback_host(redirect_host),
+            redirect_is_loopback=not redirect_uris.is_private_use(login_request.redirect_uri)
+            and is_loopback_host(redirect_host),
+            redirect_is_native=redirect_uris.is_private_use(login_request.redirect_uri),
             scopes=login_request.scope.split(),
             email=profile.get("email"),
             organization=profile.get("organization_external_name"),

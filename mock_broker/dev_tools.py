@@ -2,7 +2,7 @@
 
 - login requests, with their status and the profile the customer side posted;
 - clients, and how each came to exist (seeded, CLI, DCR, or a CIMD document with its URL and
-  fetch time);
+  fetch time), with the number of dynamic registrations per client name and software_id;
 - tokens the broker issued (access, M2M, refresh), decoded, with whether each is still active;
 - remembered consents, each with a Forget button;
 - the fault switchboard.
@@ -11,6 +11,8 @@ Registered only when MOCK_BROKER_ENV=development. Changes are POST forms with CS
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 from flask import (
     Blueprint,
@@ -26,7 +28,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from mock_broker import consent_memory, database, faults, refresh_tokens, tokens
-from mock_broker.models import IssuedToken, LoginRequest, OAuthClient, RefreshToken
+from mock_broker.models import (
+    IssuedToken,
+    LoginRequest,
+    OAuthClient,
+    RefreshToken,
+    RegistrationMethod,
+)
 
 bp = Blueprint("dev_tools", __name__, url_prefix="/dev")
 
@@ -43,10 +51,34 @@ def login_requests() -> str:
 
 @bp.get("/clients")
 def clients() -> str:
-    rows = database.session().scalars(
-        select(OAuthClient).order_by(OAuthClient.created_at.desc()).limit(200)
+    db = database.session()
+    rows = db.scalars(select(OAuthClient).order_by(OAuthClient.created_at.desc()).limit(200))
+    return render_template(
+        "dev_clients.html", clients=list(rows), registrations=registration_counts(db)
     )
-    return render_template("dev_clients.html", clients=list(rows))
+
+
+def registration_counts(db) -> list[tuple[str, str | None, int, int]]:
+    """Dynamic registrations per (client name, software_id), most first, with how many of
+    them were ever used: a client that registers at every restart shows as a large count
+    with few used (E4). Counted in Python: software_id is in the metadata JSON, and the rows
+    are bounded by the registration limit and housekeeping."""
+    counts: Counter[tuple[str, str | None]] = Counter()
+    used: Counter[tuple[str, str | None]] = Counter()
+    for name, metadata, first_used_at in db.execute(
+        select(OAuthClient.name, OAuthClient.client_metadata, OAuthClient.first_used_at).where(
+            OAuthClient.registration_method == RegistrationMethod.DCR
+        )
+    ):
+        software_id = (metadata or {}).get("software_id")
+        key = (name, software_id if isinstance(software_id, str) else None)
+        counts[key] += 1
+        used[key] += first_used_at is not None
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))
+    return [
+        (name, software_id, count, used[name, software_id])
+        for (name, software_id), count in ordered
+    ]
 
 
 @bp.get("/tokens")

@@ -11,6 +11,11 @@ registered — which may differ from what was sent (defaults filled in, unknown 
 so clients must use the answer. Errors are 400 `invalid_redirect_uri` or
 `invalid_client_metadata` (RFC 7591 §3.2.2).
 
+Registrations are limited per client address (E4, `rate_limits`): valid ones count, and past
+`REGISTRATION_ADDRESS_LIMIT` per `REGISTRATION_ADDRESS_WINDOW` the answer is 429
+`too_many_registrations` with `Retry-After`, and nothing is stored. A client no user ever
+signed in with expires at housekeeping after `UNUSED_CLIENT_TTL`.
+
 authlib's `rfc7591.ClientRegistrationEndpoint` was not used: it is bound to one issuer and one
 client model with its own metadata claims classes, and the per-resource layout plus the
 broker's narrower rules (no private_key_jwt, loopback-only http) are shorter written here.
@@ -22,7 +27,7 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
-from mock_broker import database, faults
+from mock_broker import database, faults, rate_limits
 from mock_broker.client_metadata import ClientMetadataError, validate
 from mock_broker.http_headers import allow_cors
 from mock_broker.models import RegistrationMethod, Resource
@@ -57,6 +62,18 @@ def register(resource_id: str) -> Response:
             return _error(error.error, error.description)
         return _error("invalid_client_metadata", "The body must be a JSON object.")
 
+    if wait := rate_limits.admit_registration(db):
+        db.commit()  # the counter row, so that every instance sees the same window
+        response = _error(
+            "too_many_registrations",
+            "Too many client registrations from this address; try again later. A client "
+            "should reuse its registration (client_id) across restarts rather than register "
+            "again.",
+            429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        response.headers["Cache-Control"] = "no-store"
+        return response
     client, secret = register_client(
         db,
         metadata.get("client_name", UNNAMED_CLIENT),

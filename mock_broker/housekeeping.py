@@ -16,21 +16,27 @@ QA views still show recent history:
 - login requests expired before the cutoff that no remaining code refers to (a refresh reads
   the profile through the code's login request);
 - clients created from a Client ID Metadata Document whose cached copy expired before the
-  cutoff and that nothing refers to any more: the next use fetches the document again.
+  cutoff and that nothing refers to any more: the next use fetches the document again;
+- dynamically registered clients no user ever signed in with (`first_used_at` unset: no code
+  was ever issued to them) registered more than `UNUSED_CLIENT_TTL` ago, that nothing refers
+  to (no sign-in under way): many MCP clients register again at every restart, leaving the
+  old registration unused for ever. A client that was used once is kept, like clients an
+  operator registered;
+- rate-limit counters whose window ended before the cutoff.
 
-Remembered consent, users, registered clients and signing keys (see prune-signing-keys) are
-not expiring state and are kept. Each step is one conditional DELETE, so several instances
-may run this at once, and sign-ins may go on meanwhile.
+Remembered consent, users, used and operator-registered clients and signing keys (see
+prune-signing-keys) are not expiring state and are kept. Each step is one conditional DELETE,
+so several instances may run this at once, and sign-ins may go on meanwhile.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, not_, or_, select
+from sqlalchemy import and_, delete, exists, false, not_, or_, select
 from sqlalchemy.orm import Session
 
-from mock_broker import database
+from mock_broker import database, rate_limits
 from mock_broker.models import (
     AuthorizationCode,
     ConsentGrant,
@@ -42,9 +48,20 @@ from mock_broker.models import (
 )
 
 
-def purge(db: Session, grace: int, now: datetime | None = None) -> dict[str, int]:
-    """Delete what ended more than `grace` seconds before `now`; {table: rows deleted}."""
-    cutoff = (now or database.utcnow()) - timedelta(seconds=grace)
+def purge(
+    db: Session,
+    grace: int,
+    now: datetime | None = None,
+    unused_client_ttl: int | None = None,
+    longest_window: int = 0,
+) -> dict[str, int]:
+    """Delete what ended more than `grace` seconds before `now`; {table: rows deleted}.
+
+    `unused_client_ttl` (seconds; None keeps them) is how old a never-used DCR client must
+    be to go; `longest_window` is the longest rate-limit window, after which a counter ended.
+    """
+    now = now or database.utcnow()
+    cutoff = now - timedelta(seconds=grace)
     counts: dict[str, int] = {}
 
     def run(table: str, statement) -> None:
@@ -87,15 +104,25 @@ def purge(db: Session, grace: int, now: datetime | None = None) -> dict[str, int
         exists().where(RefreshToken.client_id == OAuthClient.id),
         exists().where(ConsentGrant.client_id == OAuthClient.id),
     )
+    expired_copy = and_(
+        OAuthClient.registration_method == RegistrationMethod.CIMD,
+        OAuthClient.metadata_expires_at < cutoff,
+    )
+    never_used = (
+        and_(
+            OAuthClient.registration_method == RegistrationMethod.DCR,
+            OAuthClient.first_used_at.is_(None),
+            OAuthClient.created_at < now - timedelta(seconds=unused_client_ttl),
+        )
+        if unused_client_ttl is not None
+        else false()
+    )
     run(
         "oauth_clients",
-        delete(OAuthClient).where(
-            and_(
-                OAuthClient.registration_method == RegistrationMethod.CIMD,
-                OAuthClient.metadata_expires_at < cutoff,
-                not_(referenced),
-            )
-        ),
+        delete(OAuthClient).where(or_(expired_copy, never_used), not_(referenced)),
     )
+    db.commit()
+
+    counts["rate_limit_counters"] = rate_limits.purge_ended(db, cutoff, longest_window)
     db.commit()
     return counts

@@ -4,7 +4,9 @@ CORS is opt-in per endpoint (metadata, JWKS, token: B10) and never on the author
 endpoint, where a cross-origin script could otherwise drive a user's browser through it.
 Every response forbids framing (RFC 9700 §4.16, B8) and referrers (so codes and states in
 URLs do not leak, §4.2), and pages may load only the broker's own stylesheet: no inline
-scripts or styles.
+scripts or styles. There is deliberately no `form-action`: browsers apply it to the redirects
+that follow a form's POST, and the consent form's answer redirects to the client's redirect
+URI, which may be any https host, a loopback port or a native app's private-use scheme.
 """
 
 from __future__ import annotations

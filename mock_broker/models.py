@@ -96,8 +96,37 @@ class Resource(Base):
         return [*self.scope_list, OFFLINE_ACCESS]
 
     def matches(self, resource_indicator: str) -> bool:
-        """RFC 8707 `resource`: the MCP server URL, compared exactly, or the `res_…` id."""
-        return resource_indicator in (self.mcp_server_url, self.id)
+        """RFC 8707 `resource`: the `res_…` id, or the MCP server URL compared by its parts
+        (`resource_key`: scheme and host case, default port and empty path tolerated)."""
+        if resource_indicator == self.id:
+            return True
+        key = resource_key(resource_indicator)
+        return key is not None and key == resource_key(self.mcp_server_url)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def resource_key(url: str) -> tuple[str, str, int | None, str, str] | None:
+    """What identifies an http(s) resource URL: (scheme, host, port, path, query), with the
+    equivalences of RFC 3986 §6.2.2.1 and §6.2.3 applied — scheme and host lowercased, a
+    default port as None, an empty path as "/" — and nothing else. None for a URL that names
+    no resource: not http(s), no host, a malformed port, user info or a fragment."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or "@" in parts.netloc
+        or "#" in url
+    ):
+        return None
+    if port == _DEFAULT_PORTS[parts.scheme]:
+        port = None
+    return (parts.scheme, parts.hostname, port, parts.path or "/", parts.query)
 
 
 class RegistrationMethod:
@@ -135,6 +164,8 @@ class OAuthClient(Base, ClientMixin):
     # CIMD only: when the document was fetched, and until when the copy may be used.
     metadata_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     metadata_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a user first let it in (its first code); a DCR client never used expires (E4).
+    first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     resource: Mapped[Resource | None] = relationship(lazy="joined")
 
@@ -200,7 +231,9 @@ def _redirect_uri_matches(requested: str, registered: str) -> bool:
 
     RFC 9700 §4.1.3 and B2 require exact matching; RFC 8252 §7.3 lets native apps bind an
     ephemeral port, so for `http://127.0.0.1`, `http://[::1]` and `http://localhost` every
-    component other than the port must still match exactly.
+    component other than the port must still match exactly. A private-use scheme redirect
+    (`com.example.app:/callback`, RFC 8252 §7.1) is compared as a whole string, its scheme's
+    case included (RFC 8252 §8.4): the client sends what it registered.
     """
     if requested == registered:
         return True
@@ -461,6 +494,17 @@ class SigningKey(Base):
         if self.activated_at is None:
             return "pending"
         return "active" if self.retired_at is None else "retired"
+
+
+class RateLimitCounter(Base):
+    """Events counted for one key (e.g. registrations from one client address) in a fixed
+    window, shared by every instance through the database (`rate_limits`, E4)."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Fault(Base):

@@ -6,7 +6,8 @@ OAuth 2.1 / RFC 9700 and the MCP authorization spec ask for more than authlib's 
 
 - PKCE with S256 is required of every client (authlib accepts `plain`, and lets confidential
   clients skip PKCE) — B1;
-- redirect URIs match exactly, but a loopback redirect may use any port — B2 (models.py);
+- redirect URIs match exactly (native apps' private-use schemes too), but a loopback redirect
+  may use any port — B2 (models.py, redirect_uris.py);
 - codes are single-use and ≤ 60 s, and a replayed code revokes its tokens — B3;
 - the RFC 8707 `resource` must name the client's resource; tokens are bound to it — B5;
 - every authorization response, errors included, carries the resource's `iss` — B6;
@@ -234,6 +235,12 @@ class BrokerAuthorizationCodeGrant(AuthorizationCodeGrant):
             .where(LoginRequest.id == request.login_request_id)
             .values(status=LoginRequestStatus.CODE_ISSUED)
         )
+        # A user let this client in: it is in use, and no longer expires unused (E4).
+        db.execute(
+            update(OAuthClient)
+            .where(OAuthClient.id == client.id, OAuthClient.first_used_at.is_(None))
+            .values(first_used_at=now)
+        )
         db.commit()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
@@ -395,7 +402,10 @@ def redirect_is_vetted(client: OAuthClient, redirect_uri: str) -> bool:
     for anyone who registers `https://evil.example/landing` (registration is open) and sends
     a bad `scope`. Vetted are an operator's registrations, and loopback redirects (RFC 8252
     §7.3): they land on the user's own machine. A DCR client's URIs and a CIMD client's (its
-    document is the client's own assertion) are not, whatever their scheme.
+    document is the client's own assertion) are not, whatever their scheme — a private-use
+    scheme (`com.example.app:`) included: any application on the device may claim it, and
+    an automatic redirect would launch that handler with attacker-chosen parameters from the
+    broker's page without the user having done anything (RFC 8252 §8.6).
     """
     if client.registration_method in _VETTED_REGISTRATIONS:
         return True

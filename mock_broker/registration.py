@@ -21,7 +21,10 @@ from mock_broker.models import (
     RegistrationMethod,
     Resource,
     ResourceServerClient,
+    resource_key,
 )
+from mock_broker.redirect_uris import redirect_uri_problem
+from mock_broker.resources import canonical_url, find_resource
 
 CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 #: Registered clients may refresh; refresh tokens are issued only with offline_access anyway.
@@ -68,6 +71,13 @@ def register_resource(
     _require_web_url(mcp_server_url, "MCP server URL")
     if urlsplit(mcp_server_url).fragment:
         raise RegistrationError("An RFC 8707 resource URL must not have a fragment.")
+    if resource_key(mcp_server_url) is None:
+        raise RegistrationError("The MCP server URL must not contain user info.")
+    # Stored canonical (lowercase scheme and host, no default port): the form tokens carry
+    # in `aud`; a URL equivalent to a registered one would make `resource` ambiguous.
+    mcp_server_url = canonical_url(mcp_server_url)
+    if find_resource(db, mcp_server_url) is not None:
+        raise RegistrationError(f"A resource with the URL {mcp_server_url} is already registered.")
     resource = Resource(
         id=resource_id or new_id("res"),
         name=name,
@@ -99,10 +109,9 @@ def register_client(
         raise RegistrationError("At least one redirect URI is required.")
     _require_plain_text(name, "client name")
     for uri in redirect_uris:
-        _require_plain_text(uri, "redirect URI")
-        _require_web_url(uri, "redirect URI")
-        if urlsplit(uri).fragment:
-            raise RegistrationError("A redirect URI must not have a fragment (RFC 6749 §3.1.2).")
+        # The same rules as DCR and CIMD: https, loopback http, or a native app's scheme.
+        if problem := redirect_uri_problem(uri):
+            raise RegistrationError(f"Each redirect URI {problem}.")
     secret = None if auth_method == "none" else new_secret()
     client = OAuthClient(
         id=client_id or new_id("mcp"),

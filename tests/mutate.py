@@ -375,6 +375,42 @@ def continue_as():
         ("tests/broker/test_authorize.py", "tests/broker/test_cimd.py"),
     ),
     Mutant(
+        "B2",
+        'redirect URIs are compared case-insensitively ("schemes are case-insensitive")',
+        "mock_broker/models.py",
+        "    if requested == registered:\n        return True\n",
+        "    if requested.lower() == registered.lower():\n        return True\n",
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
+        "B2",
+        "a private-use redirect is matched on its scheme only",
+        "mock_broker/models.py",
+        "    if requested == registered:\n        return True\n",
+        "    if requested == registered or (\n"
+        '        ":" in requested and requested.split(":")[0] == registered.split(":")[0]\n'
+        '        and requested.split(":")[0] not in ("http", "https")\n'
+        "    ):\n        return True\n",
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
+        "B2",
+        "any private-use scheme is accepted, a period or not (intent:, ms-settings:, myapp:)",
+        "mock_broker/redirect_uris.py",
+        '    if "." not in scheme and scheme not in schemes_without_period():',
+        "    if False:",
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
+        "B13",
+        "a self-registered private-use redirect counts as vetted for error redirects",
+        "mock_broker/oauth_server.py",
+        '    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")',
+        '    return parts.scheme not in ("http", "https") or (\n'
+        '        parts.scheme == "http" and is_loopback_host(parts.hostname or "")\n    )',
+        ("tests/broker/test_native_redirects.py",),
+    ),
+    Mutant(
         "B3",
         "a code is not bound to the client it was issued to",
         "mock_broker/oauth_server.py",
@@ -445,6 +481,23 @@ def continue_as():
         "        if values and not client.active_resource.matches(values[0]):",
         "        if False:",
         ("tests/broker/test_authorize.py", "tests/broker/test_code_exchange.py"),
+    ),
+    Mutant(
+        "B5",
+        "a resource URL's trailing slash is ignored (`/mcp/` names the resource `/mcp`)",
+        "mock_broker/models.py",
+        '    return (parts.scheme, parts.hostname, port, parts.path or "/", parts.query)',
+        '    return (parts.scheme, parts.hostname, port, parts.path.rstrip("/") or "/", '
+        "parts.query)",
+        ("tests/broker/test_resource_indicators.py",),
+    ),
+    Mutant(
+        "B5",
+        "a resource URL is compared case-insensitively as a whole (its path too)",
+        "mock_broker/models.py",
+        "        key = resource_key(resource_indicator)\n",
+        "        key = resource_key(resource_indicator.lower())\n",
+        ("tests/broker/test_resource_indicators.py",),
     ),
     Mutant(
         "B5",
@@ -683,6 +736,30 @@ def decide() -> Response:
         "        if wait := bounds.admit_login_request():",
         "        if wait := 0:",
         ("tests/test_housekeeping.py",),
+    ),
+    Mutant(
+        "E4",
+        "dynamic client registration is not limited per client address",
+        "mock_broker/dynamic_registration.py",
+        "    if wait := rate_limits.admit_registration(db):",
+        "    if wait := 0:",
+        ("tests/broker/test_registration_bounds.py",),
+    ),
+    Mutant(
+        "E4",
+        "the registration count restarts with every window read, never refusing",
+        "mock_broker/rate_limits.py",
+        "    if now >= ends:  # a new window",
+        "    if True:",
+        ("tests/broker/test_registration_bounds.py",),
+    ),
+    Mutant(
+        "E4",
+        "housekeeping deletes old dynamic clients even when a user signed in with them",
+        "mock_broker/housekeeping.py",
+        "            OAuthClient.first_used_at.is_(None),\n",
+        "",
+        ("tests/broker/test_registration_bounds.py",),
     ),
     Mutant(
         "E2",

@@ -289,8 +289,9 @@ LOGIN_ENDPOINT = "http://127.0.0.1:9/login"
 def live_broker(database_url: str, **config: object) -> Iterator[Broker]:
     """A mock broker on an OS-chosen 127.0.0.1 port, on a migrated and seeded database.
 
-    Every test meets the consent page unless `REMEMBER_CONSENT=True` is passed; `config`
-    overrides any other setting (token lifetimes, …).
+    Every test meets the consent page unless `REMEMBER_CONSENT=True` is passed, and may
+    register clients without meeting the registration limit; `config` overrides any other
+    setting (token lifetimes, …).
     """
     from mock_broker import create_app
     from mock_broker.database import init_db
@@ -305,6 +306,8 @@ def live_broker(database_url: str, **config: object) -> Iterator[Broker]:
             "LOGIN_ENDPOINT": LOGIN_ENDPOINT,
             "SECRET_KEY": "test-secret-key",
             "REMEMBER_CONSENT": False,
+            # Every test registers from 127.0.0.1; the limit has tests of its own (E4).
+            "REGISTRATION_ADDRESS_LIMIT": 10_000,
             **config,
         }
     )

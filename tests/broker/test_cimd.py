@@ -334,6 +334,22 @@ def test_b5_a_cimd_client_must_name_a_known_resource(broker, cimd):
     assert _authorize(broker, url, resource=DEV_MCP_SERVER_URL).status_code == 302
 
 
+def test_b5_a_cimd_client_names_its_resource_in_any_case_of_scheme_and_host(broker, cimd):
+    """A CIMD client has no resource of its own: the spelling must still find the resource."""
+    url = cimd.serve_document(_path())
+    flow = broker.start_login(
+        client_id=url, redirect_uri=REDIRECT_URI, resource="HTTP://127.0.0.1:5003/mcp"
+    )
+
+    response = flow.exchange(flow.code(), client_id=url, redirect_uri=REDIRECT_URI)
+
+    assert response.status_code == 200, response.text
+    assert broker.claims(response.json()["access_token"])["aud"][0] == DEV_MCP_SERVER_URL
+    refused = _authorize(broker, url, resource=DEV_MCP_SERVER_URL + "/")
+    assert refused.status_code == 400
+    assert "invalid_target" in refused.text
+
+
 def test_b7_a_failing_document_at_the_token_endpoint_is_invalid_client(broker, cimd):
     path = _path()
     url = cimd.serve_document(path, headers={"Cache-Control": "no-store"})
