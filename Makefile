@@ -11,7 +11,7 @@ AXE_STAMP  := $(AXE_DIR)/node_modules/.installed
 MCP_TS_DIR   := tests/mcp_ts_client
 MCP_TS_STAMP := $(MCP_TS_DIR)/node_modules/.installed
 
-.PHONY: run test lint mutate clean
+.PHONY: run test lint mutate mcp-demo clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ $(MCP_TS_STAMP): $(MCP_TS_DIR)/package-lock.json
 ## Start the customer side (:5000), mock broker (:5001), OIDC stand-in (:5002) and a mail sink.
 run: $(STAMP)
 	$(BIN)/python -m scripts.run_stack
+
+## With `make run` going (another terminal): the official MCP client signs in, prints whoami.
+mcp-demo: $(STAMP)
+	$(BIN)/python -m scripts.mcp_demo
 
 ## Lint, then run every test: on SQLite, then again on PostgreSQL.
 test: $(STAMP) $(NODE_STAMP) $(AXE_STAMP) $(MCP_TS_STAMP) /usr/bin/chromium /usr/lib/postgresql /usr/sbin/nginx

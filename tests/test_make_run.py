@@ -10,6 +10,7 @@ SMTP sink), each in its own process.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from joserfc import jws
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from playwright.async_api import async_playwright
+from playwright.sync_api import sync_playwright
 
 from scripts.run_stack import BROWSER_BLOCKED_PORTS, PORT_DEFAULTS, ports
 from tests.chromium import ARGS, require_chromium
@@ -163,3 +165,53 @@ def test_ports_that_cannot_work_are_refused_with_a_message(variable, value, says
 def test_the_blocked_list_is_the_browsers_and_smtp_may_use_its_ports():
     assert {6000, 6665, 6669, 10080, 25, 587} <= BROWSER_BLOCKED_PORTS
     assert ports({"SMTP_PORT": "587"})["SMTP_PORT"] == 587  # no browser ever opens it
+
+
+def test_make_mcp_demo_signs_in_and_prints_whoami(make_run):
+    """The documented one-liner: it prints the URL (no system browser here), a person signs
+    in there, and it prints what `whoami` says."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "scripts.mcp_demo"],
+        cwd=ROOT,
+        env=_environment(MCP_PORT=str(make_run.ports["MCP_PORT"]), MCP_DEMO_BROWSER="none"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in demo.stdout:
+            if "/oauth/authorize?" in line:
+                url = line.strip()
+                break
+        else:
+            pytest.fail(demo.stderr.read())
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=require_chromium(), args=ARGS)
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_label("Email").first.fill(DEMO_EMAIL)
+            page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
+            page.get_by_role("button", name="Sign in", exact=True).click()
+            page.get_by_role("button", name="Allow").click()
+            page.wait_for_url("http://127.0.0.1:*/callback?**")
+            browser.close()
+        output, errors = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert demo.returncode == 0, errors[-2000:]
+    whoami = json.loads(output[output.index("{") :])
+    assert whoami["email"] == DEMO_EMAIL and whoami["custom_claims"] == {"plan": "enterprise"}
+
+
+def test_make_mcp_demo_without_the_stack_says_what_to_do():
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.mcp_demo"],
+        cwd=ROOT,
+        env=_environment(MCP_PORT=str(free_port()), MCP_DEMO_BROWSER="none"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "start the stack with `make run`" in result.stderr
