@@ -14,7 +14,10 @@ must prove the account first, the owner is told by email, and the detach is audi
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, text
 
+from identity import db
+from login_methods.oidc.identities import LinkedIdentity
 from tests.stack import Stack
 from tests.test_magic_link import newest_link, start
 from tests.test_oidc_linking import audit_events, links_of, sign_in_upstream, user_by_email
@@ -96,3 +99,47 @@ def test_an_identity_linked_after_the_owner_proved_the_account_stays(standin):
     assert [link.email_unproven for link in links_of(stack, VICTIM)] == [False]
     prove_with_magic_link(stack)
     assert [link.subject for link in links_of(stack, VICTIM)] == ["victim-up"]
+
+
+def test_the_migration_marks_the_links_of_accounts_whose_address_nobody_proved(tmp_path):
+    """Links made before C22 did not record how the address was proven: an account whose
+    address is still unverified can only have been proven by nobody, so its links become the
+    ones a later proof detaches; a verified account's links stay as they were."""
+    from app import create_app
+    from identity import schema
+    from tests import databases
+    from tests.helpers import customer_test_config
+
+    app = create_app(customer_test_config(tmp_path, broker_url="http://127.0.0.1:9"))
+    try:
+        with app.app_context():
+            schema.upgrade("oidc0001")
+            with db.engine().begin() as connection:
+                for id_, email, verified in (
+                    (1, "pre@example.com", False),
+                    (2, "ok@example.com", True),
+                ):
+                    connection.execute(
+                        text(
+                            "INSERT INTO users (id, subject, email, email_verified, roles, groups,"
+                            " custom_attributes, session_epoch, created_at) VALUES (:id, :sub,"
+                            " :email, :verified, '[]', '[]', '{}', 'e', CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": id_, "sub": f"sub-{id_}", "email": email, "verified": verified},
+                    )
+                    connection.execute(
+                        text(
+                            "INSERT INTO linked_identities (id, user_id, provider, issuer, subject,"
+                            " created_at) VALUES (:id, :id, 'standin', 'https://idp', :sub,"
+                            " CURRENT_TIMESTAMP)"
+                        ),
+                        {"id": id_, "sub": f"up-{id_}"},
+                    )
+            schema.upgrade()
+            rows = db.session().execute(
+                select(LinkedIdentity.user_id, LinkedIdentity.email_unproven)
+            )
+            marked = {user_id: unproven for user_id, unproven in rows}
+        assert marked == {1: True, 2: False}
+    finally:
+        databases.dispose(app)
