@@ -946,6 +946,14 @@ def decide() -> Response:
         """    if False:""",
         ("tests/broker/test_refresh_tokens.py",),
     ),
+    Mutant(
+        "C19",
+        'an upstream email_verified counts when it merely looks true (the string "true")',
+        "login_methods/oidc/identities.py",
+        """    return provider.trust_email and claims.get("email_verified") is True\n""",
+        """    return provider.trust_email and bool(claims.get("email_verified"))\n""",
+        ("tests/test_oidc_linking.py",),
+    ),
 )
 
 

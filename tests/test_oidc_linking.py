@@ -436,3 +436,18 @@ def test_c21_the_upstream_timeout_reaches_the_discovery_call(fresh_stack):
         assert hung.status == 502 and "not reachable right now" in hung.text()
     assert silent.outcomes and set(silent.outcomes) == {"client gave up"}, silent.outcomes
     assert browser.sign_in_with_password(browser.page("GET", authorization.login_url)).status == 303
+
+
+def test_c19_an_email_verified_that_only_looks_true_links_nothing(standin):
+    """`"email_verified": "true"` (a string, from the stand-in's extra claims) is not the
+    boolean the spec defines: a trusted provider's unproven address must not auto-link."""
+    stack = standin()
+    _, back, _ = sign_in_upstream(
+        stack,
+        username="stringly",
+        email=DEMO_EMAIL,
+        email_verified=False,
+        extra_claims='{"email_verified": "true"}',
+    )
+    assert back.status == 200 and "You already have an account here" in back.text()
+    assert links_of(stack, DEMO_EMAIL) == []

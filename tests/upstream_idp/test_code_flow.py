@@ -287,3 +287,40 @@ def test_an_expired_code_is_refused(upstream, rp, browser):
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
+
+
+EXTRA = '{"roles": ["owner"], "email_verified": "true", "org": {"id": "o1", "seats": 5}}'
+
+
+def test_extra_claims_are_issued_as_typed_whatever_the_scope(upstream, rp, browser):
+    """QA's free-form claims: custom ones in every scope, odd types for standard ones."""
+    attempt = rp.begin(scope="openid email")
+    token = rp.exchange(attempt, browser.sign_in(attempt, username="qa", extra_claims=EXTRA))
+
+    claims = rp.verified_claims(token["id_token"], attempt.nonce)
+    assert claims["roles"] == ["owner"] and claims["org"] == {"id": "o1", "seats": 5}
+    assert claims["email_verified"] == "true"  # a string, not true: what an RP must refuse
+    userinfo = _userinfo(upstream, token["access_token"]).json()
+    assert userinfo["roles"] == ["owner"] and userinfo["email_verified"] == "true"
+    assert "name" not in userinfo  # standard claims still follow the scope
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("[1, 2]", "Type a JSON object"),
+        ("{not json", "Type a JSON object"),
+        ('{"aud": "someone-else"}', "The protocol sets aud"),
+        ('{"nonce": "x", "iss": "y"}', "The protocol sets iss, nonce"),
+        ('{"": 1}', "Claim names are 1 to 255 characters"),
+        ('{"k": "' + "v" * 4100 + '"}', "At most 4096 bytes"),
+        ("[" * 5000, "At most 4096 bytes"),
+        ("[" * 4000, "Type a JSON object"),
+    ],
+)
+def test_extra_claims_that_cannot_work_are_refused_on_the_form(rp, browser, extra, says):
+    attempt = rp.begin()
+    page = browser.open(attempt.url)
+    answer = browser.submit(page, username="qa", extra_claims=extra)
+    assert answer.status_code == 400 and says in answer.text, answer.text[:500]
+    assert "Location" not in answer.headers
