@@ -21,11 +21,11 @@ from __future__ import annotations
 import secrets
 from urllib.parse import quote, urlencode, urlsplit
 
-from flask import current_app, redirect, render_template, session, url_for
+from flask import current_app, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from identity import audit, broker_client, db, login_requests, sessions, signals
+from identity import audit, broker_client, db, login_requests, session_queue, sessions, signals
 from identity.models import PendingLoginRequest, User
 from identity.profile import build_profile
 
@@ -94,16 +94,13 @@ def continue_in_browser(url: str) -> ResponseReturnValue:
     and the broker's one-time completion value (B12) never appears in our own URLs.
     """
     key = secrets.token_urlsafe(16)
-    handoffs = {**session.get(HANDOFFS, {}), key: url}
-    session[HANDOFFS] = dict(list(handoffs.items())[-MAX_HANDOFFS:])
+    session_queue.push(HANDOFFS, key, url, MAX_HANDOFFS)
     return redirect(url_for("core.handoff", key=key), code=303)
 
 
 def handoff_page(key: str) -> ResponseReturnValue:
     """GET /login/handoff/<key>: the page that sends the browser on, once."""
-    handoffs = dict(session.get(HANDOFFS, {}))
-    url = handoffs.pop(key, None)
-    session[HANDOFFS] = handoffs
+    url = session_queue.pop(HANDOFFS, key)
     if url is None:
         return render_template("handoff_gone.html"), 404
     return render_template("handoff.html", url=url), 200, {"Cache-Control": "no-store"}

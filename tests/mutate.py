@@ -871,7 +871,7 @@ def decide() -> Response:
         "E4",
         "abandoned upstream-OIDC starts stay in the session cookie until authlib's hour ends",
         "login_methods/oidc/method.py",
-        "        _forget_abandoned_flows(session[FLOWS])\n",
+        "        _forget_abandoned_flows(in_flight)\n",
         "",
         (
             "tests/test_oidc_linking.py::test_abandoned_starts_are_bounded_and_only_the_oldest_are_forgotten",
@@ -953,6 +953,16 @@ def decide() -> Response:
         """    return provider.trust_email and claims.get("email_verified") is True\n""",
         """    return provider.trust_email and bool(claims.get("email_verified"))\n""",
         ("tests/test_oidc_linking.py",),
+    ),
+    Mutant(
+        "E4",
+        "the session keeps the alphabetically last round trips, not the newest",
+        "identity/session_queue.py",
+        "    session[name] = entries[-limit:]\n",
+        "    session[name] = sorted(entries)[-limit:]\n",
+        (
+            "tests/test_oidc_linking.py::test_abandoned_starts_are_bounded_and_only_the_oldest_are_forgotten",
+        ),
     ),
 )
 

@@ -41,7 +41,7 @@ from flask import (
 from flask_login import current_user
 from joserfc.errors import JoseError
 
-from identity import audit, db, login_requests, mail, sessions, signals, web
+from identity import audit, db, login_requests, mail, session_queue, sessions, signals, web
 from identity.completion import complete_login
 from identity.models import PendingLoginRequest, User, utcnow
 from login_methods.base import LoginMethod
@@ -49,7 +49,7 @@ from login_methods.oidc import housekeeping, identities, providers
 from login_methods.oidc.providers import Provider
 
 HERE = Path(__file__).parent
-#: session key: {state: login_request_id} for upstream round trips in flight
+#: session key: [state, login_request_id] pairs of upstream round trips in flight, oldest first
 FLOWS = "oidc_flows"
 #: Round trips kept per browser, newest first; each costs ~250 bytes of the session cookie,
 #: which browsers drop past 4 KB (E4). Older abandoned ones are forgotten.
@@ -89,7 +89,7 @@ def _lacks_claims(provider: Provider, claims: dict[str, Any]) -> bool:
     return not wanted <= claims.keys()
 
 
-def _forget_abandoned_flows(flows: dict[str, str]) -> None:
+def _forget_abandoned_flows(flows: list[str]) -> None:
     """Drop authlib's saved data for round trips no longer in `flows`: authlib forgets them
     only after an hour, so abandoned "Sign in with …" starts would grow the cookie past what
     browsers keep, and sign-in would break (E4)."""
@@ -204,19 +204,17 @@ class OidcMethod(LoginMethod):
         # What the callback needs, and no more (not the URL): the session is a cookie.
         kept = {key: authorization[key] for key in ("state", "nonce", "code_verifier")}
         client.save_authorize_data(redirect_uri=redirect_uri, **kept)
-        flows = dict(session.get(FLOWS, {}))
-        flows[authorization["state"]] = pending.login_request_id
-        session[FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
-        _forget_abandoned_flows(session[FLOWS])
+        in_flight = session_queue.push(
+            FLOWS, authorization["state"], pending.login_request_id, MAX_FLOWS
+        )
+        _forget_abandoned_flows(in_flight)
         return redirect(authorization["url"], code=303)
 
     # -- back from the provider -------------------------------------------------------------
 
     def callback(self, provider: str):
         chosen = self._provider(provider)
-        flows = dict(session.get(FLOWS, {}))
-        login_request_id = flows.pop(request.args.get("state", ""), None)
-        session[FLOWS] = flows
+        login_request_id = session_queue.pop(FLOWS, request.args.get("state", ""))
         if login_request_id is None:
             # No round trip of this browser has this state: replayed, forged, or a session lost.
             return self._error_page(chosen, None, UpstreamError("state"))
