@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 import requests
 
-from mock_broker.seed import DEV_CONNECTION_ID
-from tests.broker.flows import TIMEOUT
+from mock_broker import database, faults
+from mock_broker.seed import (
+    DEMO_CLIENT_ID,
+    DEV_CONNECTION_ID,
+    DEV_M2M_CLIENT_ID,
+    DEV_M2M_CLIENT_SECRET,
+    DEV_RESOURCE_ID,
+)
+from tests.broker.flows import LOGIN_ENDPOINT, TIMEOUT, csrf_token
+from tests.fuzz_inputs import FOREIGN_HOSTS, FORM, HUGE_INTEGERS, form_body, query_string
 
 NASTY = [
     "",
@@ -108,3 +117,157 @@ def test_e2_api_path_segments_never_fail_with_a_500(broker, value):
 
     # 400 when the segment holds a NUL (identity.input_guard), else no such route or record.
     assert response.status_code in (400, 404, 405)
+
+
+# -- Regressions: the 500s of the fuzzing run (issue 13) ----------------------------------------
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_e2_a_foreign_host_header_changes_no_answer(broker, host):
+    """authlib judged the transport by the URL Flask builds from `Host`, so a Host that is not
+    loopback was InsecureTransportError, a 500, on the token, revocation and introspection
+    endpoints. The broker's URL is configured; the Host a client sends changes nothing."""
+    headers = {"Host": host}
+    m2m = {
+        "grant_type": "client_credentials",
+        "client_id": DEV_M2M_CLIENT_ID,
+        "client_secret": DEV_M2M_CLIENT_SECRET,
+    }
+
+    token = requests.post(f"{broker.url}/oauth/token", data=m2m, headers=headers, timeout=TIMEOUT)
+    revoked = requests.post(
+        f"{broker.url}/oauth/revoke",
+        data={"token": "no-such-token", "client_id": DEMO_CLIENT_ID},
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    introspected = requests.post(
+        f"{broker.url}/oauth/introspect", data={"token": "x"}, headers=headers, timeout=TIMEOUT
+    )
+    params = broker.authorize_params()
+    params.pop("_verifier")
+    authorized = requests.get(
+        f"{broker.url}/oauth/authorize",
+        params=params,
+        headers=headers,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    metadata = requests.get(
+        f"{broker.url}/.well-known/oauth-authorization-server/resources/{DEV_RESOURCE_ID}",
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+
+    assert token.status_code == 200, token.text
+    assert token.json()["access_token"]
+    assert revoked.status_code == 200, revoked.text
+    assert introspected.status_code == 401, introspected.text
+    assert introspected.json()["error"] == "invalid_client"
+    assert authorized.status_code == 302, authorized.text
+    assert authorized.headers["Location"].startswith(LOGIN_ENDPOINT)
+    assert metadata.json()["issuer"] == broker.issuer  # from configuration, not the Host
+
+
+@pytest.mark.parametrize("field", ["client_name", "redirect_uris"])
+def test_e2_a_lone_surrogate_in_registration_is_a_400_and_the_client_list_still_works(
+    broker, field
+):
+    """A lone surrogate is valid JSON but no database stores it: it was a 500 and broke the QA
+    client list (refused since B14; kept here as the fuzzing run's regression)."""
+    metadata = {"client_name": "Fuzzed", "redirect_uris": ["http://127.0.0.1:5/cb"]}
+    metadata[field] = "\ud800" if field == "client_name" else ["http://127.0.0.1:5/\ud800"]
+
+    response = requests.post(
+        f"{broker.url}/api/v1/resources/{DEV_RESOURCE_ID}/clients:register",
+        data=json.dumps(metadata),  # ensure_ascii: the surrogate travels as its escape
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 400, response.text
+    assert "U+D800" in response.json()["error_description"]
+    assert requests.get(f"{broker.url}/dev/clients", timeout=TIMEOUT).status_code == 200
+
+
+@pytest.mark.parametrize("state", ["\u00e9", "\ud800", "\U0001f600", "a" * 5000])
+def test_e2_demo_callback_with_a_non_ascii_state(broker, state):
+    """`secrets.compare_digest` refuses non-ASCII str: a state of "é" against a demo session
+    was a TypeError, a 500. Now the same page as any other wrong state."""
+    browser = requests.Session()
+    home = browser.get(f"{broker.url}/", timeout=TIMEOUT)
+    started = browser.post(
+        f"{broker.url}/demo/start",
+        data={"csrf_token": csrf_token(home.text)},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert started.status_code == 303
+
+    response = browser.get(
+        f"{broker.url}/demo/callback?{query_string({'state': state, 'code': 'x'})}",
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 400, response.text
+    assert "invalid_state" in response.text
+
+
+#: Every integer field of the QA pages: (path, the form with {} for the value, field, range).
+QA_INTEGER_FIELDS = {
+    "grant_id": ("/dev/consents", {"grant_id": "{}"}, "grant_id", "1 to 2147483647"),
+    "fault-count": (
+        "/dev/faults",
+        {"action": "inject", "target": "jwks_endpoint", "status": "503", "count": "{}"},
+        "count",
+        "1 to 1000000",
+    ),
+    "fault-status": (
+        "/dev/faults",
+        {"action": "inject", "target": "jwks_endpoint", "status": "{}", "count": "1"},
+        "status",
+        "400 to 599",
+    ),
+    "switch-count": (
+        "/dev/faults",
+        {"action": "switch", "switch": "wrong_iss", "count": "{}"},
+        "count",
+        "1 to 1000000",
+    ),
+    "switch-lifetime": (
+        "/dev/faults",
+        {"action": "switch", "switch": "early_expiry", "count": "1", "lifetime": "{}"},
+        "lifetime",
+        "1 to 86400",
+    ),
+}
+
+
+@pytest.mark.parametrize("value", HUGE_INTEGERS)
+@pytest.mark.parametrize("case", QA_INTEGER_FIELDS)
+def test_e2_huge_integers_in_qa_forms_are_a_400_naming_the_field_and_its_range(broker, case, value):
+    """2**63 overflowed the database's integer (a 500), and "\u00b2" passed isdigit() but not
+    int(); each is now a 400 that names the field and what it accepts, and nothing is armed."""
+    path, template, field, accepted = QA_INTEGER_FIELDS[case]
+    armed_before = _armed(broker)
+    browser = requests.Session()
+    page = browser.get(f"{broker.url}/dev/faults", timeout=TIMEOUT)  # a CSRF token for both
+    form = {name: text.replace("{}", value) for name, text in template.items()}
+
+    response = browser.post(
+        f"{broker.url}{path}",
+        data=form_body({**form, "csrf_token": csrf_token(page.text)}),
+        headers=FORM,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 400, response.text[:300]
+    assert field in response.text
+    assert accepted in response.text
+    assert _armed(broker) == armed_before
+
+
+def _armed(broker) -> list[tuple[str, int]]:
+    with broker.app.app_context():
+        return [(f.target, f.remaining_count) for f in faults.active_faults(database.session())]
