@@ -9,6 +9,7 @@ random generation: the same inputs on every run, and a failure names the value.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 #: `Host` values a client may send that are not this server's configured address.
@@ -83,3 +84,13 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 def query_string(fields: dict[str, str]) -> str:
     """The same encoding as `form_body`, for a URL's query."""
     return form_body(fields).decode("ascii")
+
+
+def routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) of a Flask app's URL map, path parameters filled in with "x": the
+    fuzz tests cover a route added tomorrow without being told about it."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<[^>]+>", "x", rule.rule)
+        found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return found
