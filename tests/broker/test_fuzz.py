@@ -271,3 +271,27 @@ def test_e2_huge_integers_in_qa_forms_are_a_400_naming_the_field_and_its_range(b
 def _armed(broker) -> list[tuple[str, int]]:
     with broker.app.app_context():
         return [(f.target, f.remaining_count) for f in faults.active_faults(database.session())]
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1e309"])
+def test_e2_a_json_number_past_a_double_in_the_profile_is_a_400(broker, number):
+    """Found by extending the fuzzing: json.loads reads 1e400 as infinity, which PostgreSQL's
+    json type refuses (a 500) and which SQLite kept, to sign `Infinity` — not JSON — into
+    the access token. Refused when the profile is posted; the login request still waits."""
+    flow = broker.start_login()
+    body = b'{"sub": "u1", "email": "a@b.co", "custom_attributes": {"n": ' + number + b"}}"
+
+    response = requests.post(
+        f"{broker.url}/api/v1/connections/{DEV_CONNECTION_ID}/auth-requests/"
+        f"{flow.login_request_id}/user",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {broker.cached_m2m_token()}",
+            "Content-Type": "application/json",
+        },
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 400, response.text
+    assert "custom_attributes" in response.json()["error_description"]
+    assert flow.post_profile().status_code == 200  # nothing was lost
