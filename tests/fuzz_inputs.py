@@ -46,6 +46,9 @@ HUGE_INTEGERS = (
     "\u0663",
 )
 
+#: One of each class above, for the sweeps that send a value to every field of every route.
+ONE_OF_EACH = ("\ud800", "a\x00b", "\x1b[31m\x07\x85", "\u202e", str(2**63), "9" * 5000, "\u00b2")
+
 #: Header values with control characters (the fuzzing run's were in `User-Agent`).
 CONTROL_HEADER_VALUES = (
     "Mozilla\x00/5.0",
@@ -86,11 +89,12 @@ def query_string(fields: dict[str, str]) -> str:
     return form_body(fields).decode("ascii")
 
 
-def routes(app) -> list[tuple[str, str]]:
-    """Every (method, path) of a Flask app's URL map, path parameters filled in with "x": the
-    fuzz tests cover a route added tomorrow without being told about it."""
+def routes(app, **arguments: str) -> list[tuple[str, str]]:
+    """Every (method, path) of a Flask app's URL map, each path parameter filled in from
+    `arguments` (by name) or with "x": the fuzz tests cover a route added tomorrow without
+    being told about it."""
     found = []
     for rule in app.url_map.iter_rules():
-        path = re.sub(r"<[^>]+>", "x", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: arguments.get(m.group(1), "x"), rule.rule)
         found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return found

@@ -17,7 +17,18 @@ from mock_broker.seed import (
     DEV_RESOURCE_ID,
 )
 from tests.broker.flows import LOGIN_ENDPOINT, TIMEOUT, csrf_token
-from tests.fuzz_inputs import FOREIGN_HOSTS, FORM, HUGE_INTEGERS, form_body, query_string
+from tests.fuzz_inputs import (
+    CONTROL_HEADER_VALUES,
+    FOREIGN_HOSTS,
+    FORM,
+    HUGE_INTEGERS,
+    ONE_OF_EACH,
+    deep_json,
+    deep_object,
+    form_body,
+    query_string,
+    routes,
+)
 
 NASTY = [
     "",
@@ -295,3 +306,155 @@ def test_e2_a_json_number_past_a_double_in_the_profile_is_a_400(broker, number):
     assert response.status_code == 400, response.text
     assert "custom_attributes" in response.json()["error_description"]
     assert flow.post_profile().status_code == 200  # nothing was lost
+
+
+# -- Every class of the fuzzing run on every route (tables in tests/fuzz_inputs.py) -------------
+
+#: Path parameters that reach the handlers' own checks (the seeded connection and resource).
+_PATH_VALUES = {
+    "connection_id": DEV_CONNECTION_ID,
+    "resource_id": DEV_RESOURCE_ID,
+    "login_request_id": "lri_fuzz",
+    "filename": "style.css",
+}
+#: What each form-reading route reads; every other route gets all of these at once.
+_FORM_FIELDS = {
+    "/oauth/authorize": (*AUTHORIZE_PARAMS, "prompt"),
+    "/oauth/token": (*TOKEN_FIELDS, "client_secret", "refresh_token", "scope"),
+    "/oauth/revoke": ("token", "token_type_hint", "client_id", "client_secret"),
+    "/oauth/introspect": ("token", "token_type_hint", "client_id", "client_secret"),
+    "/oauth/consent": ("login_request_id", "decision", "csrf_token"),
+    f"/sso/v1/connections/{DEV_CONNECTION_ID}/partner:callback": ("state", "completion"),
+    "/demo/start": ("csrf_token",),
+    "/demo/callback": ("state", "code", "iss", "error"),
+    "/dev/consents": ("grant_id", "action", "csrf_token"),
+    "/dev/faults": ("action", "target", "status", "error", "delay", "count", "lifetime", "switch"),
+}
+_ALL_FIELDS = tuple(dict.fromkeys(name for names in _FORM_FIELDS.values() for name in names))
+_PROFILE_FIELDS = ("sub", "email", "name", "given_name", "picture", "locale", "phone_number")
+_PROFILE_FIELDS += ("groups", "roles", "organization_external_name", "custom_attributes")
+_DCR_FIELDS = ("client_name", "redirect_uris", "client_uri", "logo_uri", "contacts", "scope")
+_DCR_FIELDS += ("grant_types", "token_endpoint_auth_method", "software_id")
+
+
+def _qa_browser(broker) -> tuple[requests.Session, str]:
+    """A browser with a CSRF token and a started demo sign-in in its session."""
+    browser = requests.Session()
+    token = csrf_token(browser.get(f"{broker.url}/dev/faults", timeout=TIMEOUT).text)
+    started = browser.post(
+        f"{broker.url}/demo/start",
+        data={"csrf_token": token},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert started.status_code == 303
+    return browser, token
+
+
+def _send(browser, method: str, url: str, fields: dict[str, str], **headers: str):
+    if method == "GET":
+        return browser.get(
+            f"{url}?{query_string(fields)}", headers=headers, allow_redirects=False, timeout=TIMEOUT
+        )
+    return browser.post(
+        url,
+        data=form_body(fields),
+        headers={**FORM, **headers},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+
+def _json_post(
+    broker, path: str, body: object | bytes, session: requests.Session | None = None
+) -> requests.Response:
+    # Bytes, not str: http.client sends str bodies in a second packet (a delayed-ACK wait).
+    data = body if isinstance(body, bytes) else json.dumps(body).encode("ascii")
+    return (session or requests).post(
+        f"{broker.url}{path}",
+        data=data,
+        headers={
+            "Authorization": f"Bearer {broker.cached_m2m_token()}",
+            "Content-Type": "application/json",
+        },
+        timeout=TIMEOUT,
+    )
+
+
+_PROFILE_PATH = f"/api/v1/connections/{DEV_CONNECTION_ID}/auth-requests/lri_fuzz/user"
+_DCR_PATH = f"/api/v1/resources/{DEV_RESOURCE_ID}/clients:register"
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_e2_a_foreign_host_header_on_every_route(broker, host):
+    browser, token = _qa_browser(broker)
+    for method, path in routes(broker.app, **_PATH_VALUES):
+        response = _send(browser, method, f"{broker.url}{path}", {"csrf_token": token}, Host=host)
+        assert response.status_code < 500, (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("value", ONE_OF_EACH, ids=lambda value: ascii(value)[1:20])
+def test_e2_odd_text_and_huge_numbers_in_every_field_of_every_route(broker, value):
+    """Lone surrogates (as the bytes a fuzzer sends), NULs, controls and integers past 64 bits
+    in every field each route reads (and all at once on every route), and in every field of
+    the two JSON APIs; nothing armed or lost."""
+    armed_before = _armed(broker)
+    browser, token = _qa_browser(broker)
+    for method, path in routes(broker.app, **_PATH_VALUES):
+        url = f"{broker.url}{path}"
+        response = _send(browser, method, url, {name: value for name in _ALL_FIELDS})
+        assert response.status_code < 500, (method, path, response.status_code)
+        for name in _FORM_FIELDS.get(path, ()):
+            response = _send(browser, method, url, {"csrf_token": token, name: value})
+            assert response.status_code < 500, (method, path, name, response.status_code)
+    # A huge integer also as a JSON number (a short one: int() refuses 4300+ digits).
+    number = value.isascii() and value.isdigit() and len(value) < 100
+    typed = [value, *([int(value)] if number else [])]
+    api = requests.Session()
+    for field, wrapped in itertools.product(_PROFILE_FIELDS, typed):
+        profile = {"sub": "u1", "email": "a@b.co", field: wrapped}
+        response = _json_post(broker, _PROFILE_PATH, profile, api)
+        assert response.status_code in (400, 404), (field, response.status_code)
+    for field, wrapped in itertools.product(_DCR_FIELDS, typed):
+        metadata = {"redirect_uris": ["http://127.0.0.1:5/cb"], field: wrapped}
+        response = _json_post(broker, _DCR_PATH, metadata, api)
+        assert response.status_code in (201, 400), (field, response.status_code)
+    assert _armed(broker) == armed_before
+    assert requests.get(f"{broker.url}/dev/clients", timeout=TIMEOUT).status_code == 200
+
+
+def test_e2_deeply_nested_json_on_every_route(broker):
+    browser, _ = _qa_browser(broker)
+    for method, path in routes(broker.app, **_PATH_VALUES):
+        if method != "POST":
+            continue
+        for body in (deep_json(), deep_object("sub"), deep_object("client_name")):
+            response = browser.post(
+                f"{broker.url}{path}",
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {broker.cached_m2m_token()}",
+                },
+                timeout=TIMEOUT,
+            )
+            assert 400 <= response.status_code < 500, (path, response.status_code)
+
+
+@pytest.mark.parametrize("value", CONTROL_HEADER_VALUES, ids=lambda value: ascii(value)[1:20])
+def test_e2_control_characters_in_headers_on_every_route(broker, value):
+    browser, token = _qa_browser(broker)
+    spoken = {
+        "User-Agent": value,
+        "Accept-Language": value,
+        "X-Request-Id": value,
+        "X-Forwarded-For": value,
+        "Referer": value,
+        "Origin": value,
+        "Authorization": f"Bearer {value}",
+    }
+    for method, path in routes(broker.app, **_PATH_VALUES):
+        url = f"{broker.url}{path}"
+        for headers in (spoken, {"Cookie": f"x={value}"}):
+            response = _send(browser, method, url, {"csrf_token": token}, **headers)
+            assert response.status_code < 500, (method, path, headers, response.status_code)
