@@ -751,6 +751,16 @@ def decide() -> Response:
     ),
     Mutant(
         "E2",
+        "a customer-side custom_attributes may hold infinity (1e400), which is not JSON",
+        "identity/profile_fields.py",
+        "        encoded = json.dumps(value, allow_nan=False)",
+        "        encoded = json.dumps(value)",
+        (
+            "tests/test_bad_input.py::test_e2_a_number_past_a_double_in_custom_attributes_is_refused",
+        ),
+    ),
+    Mutant(
+        "E2",
         "a locked SQLite database is an unhandled error (500)",
         "identity/web.py",
         "    app.register_error_handler(OperationalError, _database_unavailable)\n",

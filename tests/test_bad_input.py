@@ -224,3 +224,19 @@ def test_e2_control_characters_in_the_user_agent_never_reach_the_email(stack):
         text = message.get_body(preferencelist=(part,)).get_content()
         quoted = text[text.index("Mozilla") :].split(")", 1)[0]
         assert quoted == "Mozilla/5.0 [31mred nextend", (part, quoted)
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400"])
+def test_e2_a_number_past_a_double_in_custom_attributes_is_refused(app, runner, number):
+    """json.loads reads 1e400 as infinity, which is not JSON: PostgreSQL would refuse the row
+    (a traceback) and the profile posted to the broker would carry `Infinity`. Every write of
+    custom_attributes goes through identity/profile_fields.py, which now refuses it."""
+    password = ["--password", "a fine long passphrase"]
+    attributes = ["--attributes", f'{{"n": {number}}}']
+    created = runner.invoke(args=["create-user", "inf@example.com", *password, *attributes])
+
+    assert created.exit_code == 1, created.output
+    assert "custom_attributes" in created.output
+    assert "Traceback" not in created.output
+    with app.app_context():
+        assert db.session().scalar(select(User).where(User.email == "inf@example.com")) is None
