@@ -1,16 +1,19 @@
 """Fixed tables of hostile input, shared by the fuzz tests of the four apps (E2).
 
-Each class below turned into a 500 somewhere in a fuzzing run (issue 13): a `Host` that is not
-loopback, lone surrogates and NULs in text, integers past 64 bits, JSON nested a thousand
-deep, control characters in headers. Every app's fuzz tests send every class to every
-endpoint that reads it, so a new endpoint that mishandles one goes red. Tables rather than
-random generation: the same inputs on every run, and a failure names the value.
+Each class below turned into a 500 somewhere in a fuzzing run (docs/security.md, E2): a
+`Host` that is not loopback, lone surrogates and NULs in text, integers past 64 bits, JSON
+nested a thousand deep, control characters in headers. Every app's fuzz tests send every
+class to every endpoint that reads it, so a new endpoint that mishandles one goes red.
+Tables rather than random generation: the same inputs on every run, and a failure names the
+value.
 """
 
 from __future__ import annotations
 
 import re
 from urllib.parse import quote
+
+from flask import Flask
 
 #: `Host` values a client may send that are not this server's configured address.
 FOREIGN_HOSTS = (
@@ -89,7 +92,7 @@ def query_string(fields: dict[str, str]) -> str:
     return form_body(fields).decode("ascii")
 
 
-def routes(app, **arguments: str) -> list[tuple[str, str]]:
+def routes(app: Flask, **arguments: str) -> list[tuple[str, str]]:
     """Every (method, path) of a Flask app's URL map, each path parameter filled in from
     `arguments` (by name) or with "x": the fuzz tests cover a route added tomorrow without
     being told about it."""

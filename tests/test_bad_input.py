@@ -122,7 +122,7 @@ def test_e2_not_found_page(client):
     assert "There is no page at this address." in response.get_data(as_text=True)
 
 
-# -- The classes of a fuzzing run (issue 13), on every route; tables in tests/fuzz_inputs.py ------
+# -- The classes of a fuzzing run, on every route; tables in tests/fuzz_inputs.py -----------------
 
 #: Every name a form or query of the customer side reads.
 _FIELDS = (

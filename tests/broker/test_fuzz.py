@@ -130,7 +130,7 @@ def test_e2_api_path_segments_never_fail_with_a_500(broker, value):
     assert response.status_code in (400, 404, 405)
 
 
-# -- Regressions: the 500s of the fuzzing run (issue 13) ----------------------------------------
+# -- Regressions: the 500s of a fuzzing run (docs/security.md, E2) -------------------------------
 
 
 @pytest.mark.parametrize("host", FOREIGN_HOSTS)

@@ -1,6 +1,7 @@
-"""E2 for the MCP server: each class of hostile input a fuzzing run found (issue 13), sent with a
-valid token inside an initialized MCP session — a clear 4xx (or a JSON-RPC error), never a
-500. The inputs are the fixed tables of `tests/fuzz_inputs.py`, the same for all four apps."""
+"""E2 for the MCP server: each class of hostile input a fuzzing run found (docs/security.md),
+sent with a valid token inside an initialized MCP session — a clear 4xx (or a JSON-RPC error),
+never a 500. The inputs are the fixed tables of `tests/fuzz_inputs.py`, the same for all four
+apps."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""E2 for the stand-in: each class of hostile input a fuzzing run found (issue 13), sent to every
-endpoint — a clear 4xx or a normal answer, never a 500. The inputs are the fixed tables of
-`tests/fuzz_inputs.py`, the same for all four apps."""
+"""E2 for the stand-in: each class of hostile input a fuzzing run found (docs/security.md), sent
+to every endpoint — a clear 4xx or a normal answer, never a 500. The inputs are the fixed
+tables of `tests/fuzz_inputs.py`, the same for all four apps."""
 
 from __future__ import annotations
 
