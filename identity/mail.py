@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import unicodedata
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -26,6 +27,11 @@ from flask import Flask, current_app
 from identity import audit, db
 
 log = logging.getLogger(__name__)
+
+#: Unicode categories never copied from a request into an email: controls (a NUL, terminal
+#: escapes, C1 controls), format characters (bidirectional overrides, zero-width characters),
+#: lone surrogates, and line and paragraph separators.
+_UNQUOTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 MAIL_SEND_FAILED = "mail.send_failed"
 MAIL_SENT = "mail.sent"
@@ -40,6 +46,16 @@ class Message:
     html: str
     #: Why it was sent (for the audit trail), e.g. "magic_link".
     purpose: str
+
+
+def quoted(text: str, limit: int = 120) -> str:
+    """`text` sent by a client (a `User-Agent`, say), fit to quote in an email: without the
+    characters that break or disguise a line, at most `limit` characters.
+
+    A NUL or an escape sequence in a header was copied into the mail verbatim (E2): mail
+    software may cut the message at it, and a reader cannot see what it hides.
+    """
+    return "".join(c for c in text if unicodedata.category(c) not in _UNQUOTABLE)[:limit]
 
 
 def init_app(app: Flask) -> None:

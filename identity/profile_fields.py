@@ -83,7 +83,13 @@ def _json_object(field: str, value: Any) -> dict[str, Any]:
             raise ProfileFieldError(f"{field} must be a JSON object.") from None
     if not isinstance(value, dict):
         raise ProfileFieldError(f"{field} must be a JSON object.")
-    if len(json.dumps(value).encode()) > MAX_CUSTOM_ATTRIBUTES_BYTES:
+    try:
+        # json.loads reads 1e400 as infinity, which is not JSON: PostgreSQL refuses to store
+        # it, and the profile posted to the broker would carry `Infinity` (E2).
+        encoded = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ProfileFieldError(f"{field} has a number too large for JSON (like 1e400).") from None
+    if len(encoded.encode()) > MAX_CUSTOM_ATTRIBUTES_BYTES:
         raise ProfileFieldError(f"{field} must be at most {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes.")
     return value
 

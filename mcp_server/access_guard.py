@@ -17,6 +17,10 @@ middleware's header is not the one the MCP authorization spec asks for:
 
 The tools check their scope again themselves (`tools.require_scope`), so a routing mistake
 here cannot open a tool up.
+
+Before the body is parsed at all it is bounded: at most MAX_BODY_BYTES (413), and nested at
+most `json_depth.MAX_JSON_DEPTH` deep (400 with a JSON-RPC parse error, as the SDK answers
+other unparseable bodies), since deep nesting overflows the parsers' recursion (E2).
 """
 
 from __future__ import annotations
@@ -28,10 +32,21 @@ from typing import Any
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_server.json_depth import MAX_JSON_DEPTH, nesting_depth
 from mcp_server.jwks import JwksUnavailableError
 
 #: Bodies above this are refused before parsing (the SDK's own limit is 4 MiB).
 MAX_BODY_BYTES = 1024 * 1024
+
+#: JSON-RPC 2.0's parse error, for a body nested deeper than anything parses safely.
+_TOO_DEEP = {
+    "jsonrpc": "2.0",
+    "id": None,
+    "error": {
+        "code": -32700,
+        "message": f"Parse error: JSON nested deeper than {MAX_JSON_DEPTH} levels.",
+    },
+}
 
 
 class AccessGuard:
@@ -63,6 +78,9 @@ class AccessGuard:
         body = await _read_body(receive)
         if body is None:
             await _send_json(send, 413, {"error": "request_too_large"}, {})
+            return
+        if nesting_depth(body) > MAX_JSON_DEPTH:
+            await _send_json(send, 400, _TOO_DEEP, {})
             return
         needed = self._scopes_for(body)
         if not granted.issuperset(needed):

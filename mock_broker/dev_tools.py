@@ -28,6 +28,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from mock_broker import consent_memory, database, faults, refresh_tokens, tokens
+from mock_broker.errors import error_page
 from mock_broker.models import (
     IssuedToken,
     LoginRequest,
@@ -103,12 +104,14 @@ def consents() -> str:
 
 @bp.post("/consents")
 def forget_consent() -> Response:
-    grant_id = request.form.get("grant_id", "")
-    forgotten = 0
     if request.form.get("action") == "forget_all":
         forgotten = consent_memory.forget(database.session())
-    elif grant_id.isdigit():
-        forgotten = consent_memory.forget(database.session(), int(grant_id))
+    else:
+        try:
+            grant_id = _whole(request.form, "grant_id", "grant_id", 1, MAX_ROW_ID)
+        except _Refused as refused:
+            return error_page("invalid_request", f"{refused}.")
+        forgotten = consent_memory.forget(database.session(), grant_id)
     flash("Consent forgotten." if forgotten else "Nothing to forget.")
     return redirect(url_for("dev_tools.consents"), 303)
 
@@ -122,7 +125,7 @@ def _switchboard(
     problem: dict[str, str] | None = None, values: dict[str, str] | None = None
 ) -> ResponseReturnValue:
     """The switchboard; after a refused form, with the problem shown at its field and the
-    values as typed (answered 200, as a re-rendered form: the page itself is fine)."""
+    values as typed, answered 400 (the form was refused; nothing was armed)."""
     page = render_template(
         "dev_faults.html",
         faults=faults.active_faults(database.session()),
@@ -132,7 +135,7 @@ def _switchboard(
         problem=problem,
         values=values or {},
     )
-    return page
+    return page, 400 if problem else 200
 
 
 class _Refused(ValueError):
@@ -156,14 +159,27 @@ _FIELD_OF = {
 }
 
 
-def _whole(form, name: str, field: str, default: str = "") -> int | None:
+#: The largest id an INTEGER primary key holds on every database we run on (PostgreSQL's is
+#: 32-bit): a larger "id" names no row, and the database would refuse to compare it (E2).
+MAX_ROW_ID = 2**31 - 1
+
+
+def _whole(form, name: str, field: str, low: int, high: int, default: str = "") -> int | None:
+    """The form's `name` as a whole number from `low` to `high`; None when left empty.
+
+    Only ASCII digits: `str.isdigit()` says yes to "\u00b2", which int() refuses, and int()
+    takes other scripts' digits, which nobody types here. Out of range is refused before any
+    query: 2**63 overflowed the database's integer, a 500 (E2).
+    """
     text = form.get(name, default).strip()
     if not text:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise _Refused(field, f"{name} must be a whole number") from None
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 12) or not (
+        low <= int(text) <= high
+    ):
+        raise _Refused(field, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
 
 
 @bp.post("/faults")
@@ -180,8 +196,8 @@ def set_fault() -> ResponseReturnValue:
             faults.inject_switch(
                 app,
                 form.get("switch", ""),
-                _whole(form, "count", "switch-count", "1") or 0,
-                _whole(form, "lifetime", "lifetime"),
+                _whole(form, "count", "switch-count", 1, faults.MAX_COUNT, "1") or 0,
+                _whole(form, "lifetime", "lifetime", 1, faults.MAX_LIFETIME),
             )
             flash("Switch armed.")
         else:
@@ -192,8 +208,8 @@ def set_fault() -> ResponseReturnValue:
             faults.inject(
                 app,
                 form.get("target", ""),
-                _whole(form, "status", "status", "500"),
-                _whole(form, "count", "count", "1") or 0,
+                _whole(form, "status", "status", 400, 599, "500"),
+                _whole(form, "count", "count", 1, faults.MAX_COUNT, "1") or 0,
                 form.get("error") or None,
                 delay,
             )

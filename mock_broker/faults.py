@@ -68,6 +68,10 @@ FOREIGN_CALLBACK_URL = "https://callback.invalid/sso/v1/connections/conn/partner
 #: Upper bound of an injected delay: enough to trip any sane client timeout, short enough
 #: that a forgotten switch cannot tie up the server's threads for long.
 MAX_DELAY = 30.0
+#: Upper bounds of a fault's count and an early expiry's lifetime: far beyond any QA use, and
+#: within every database's INTEGER (a larger value was an overflow, a 500: E2).
+MAX_COUNT = 1_000_000
+MAX_LIFETIME = 24 * 3600
 
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 _DEFAULT_ERRORS = {
@@ -98,7 +102,7 @@ def inject(
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}")
     if status is not None and not 400 <= status <= 599:
-        raise ValueError("status must be an HTTP error status (400-599)")
+        raise ValueError("status must be an HTTP error status, 400 to 599")
     if not 0 <= delay <= MAX_DELAY:
         raise ValueError(f"delay must be 0 to {MAX_DELAY:g} seconds")
     if status is None and delay == 0:
@@ -117,14 +121,16 @@ def inject_switch(app: Flask, switch: str, count: int = 1, lifetime: int | None 
     """Arm a behaviour switch; EARLY_EXPIRY needs the login requests' `lifetime` in seconds."""
     if switch not in SWITCHES:
         raise ValueError(f"switch must be one of {', '.join(SWITCHES)}")
-    if switch == EARLY_EXPIRY and (lifetime is None or lifetime < 1):
-        raise ValueError("early expiry needs a lifetime of at least 1 second")
+    if switch == EARLY_EXPIRY and (lifetime is None or not 1 <= lifetime <= MAX_LIFETIME):
+        raise ValueError(f"early expiry needs a lifetime of 1 to {MAX_LIFETIME} seconds")
+    if switch != EARLY_EXPIRY:
+        lifetime = None  # only early expiry has one; anything else typed there is ignored
     _arm(app, switch, count, status=0, lifetime_seconds=lifetime)
 
 
 def _arm(app: Flask, target: str, count: int, **values: object) -> None:
-    if count < 1:
-        raise ValueError("count must be at least 1")
+    if not 1 <= count <= MAX_COUNT:
+        raise ValueError(f"count must be 1 to {MAX_COUNT}")
     with app.app_context():
         db = database.session()
         fault = db.get(Fault, target) or Fault(target=target)

@@ -47,8 +47,10 @@ from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secre
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
+from flask import request as flask_request
 from sqlalchemy import select, update
 
+from identity.oauth_requests import ConfiguredUrlRequest
 from identity.pkce import S256CodeChallenge
 from identity.urls import is_loopback_host
 from mock_broker import database, faults, metadata_documents, refresh_tokens, tokens
@@ -379,10 +381,11 @@ class BrokerAuthorizationServer(AuthorizationServer):
         self.register_client_auth_method("client_secret_basic", safe_client_secret_basic)
 
     def create_oauth2_request(self, request: object) -> OAuth2Request:
-        # A stored request (see the module docstring) is used as is; otherwise Flask's.
+        # A stored request (see the module docstring) is used as is; otherwise Flask's, at the
+        # configured URL: authlib's transport check must not follow the Host header (E2).
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return ConfiguredUrlRequest(flask_request, current_app.config["ENV_URL"])
 
     def redirect_error(self, request: OAuth2Request | None, error: OAuth2Error) -> Response:
         """An error the client must hear about: redirect to it with `error`, `state`, `iss`."""

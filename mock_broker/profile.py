@@ -60,7 +60,13 @@ def _string_list(name: str, value: object) -> None:
 def _json_object(name: str, value: object) -> None:
     if not isinstance(value, dict):
         raise ProfileError(f"'{name}' must be a JSON object.")
-    if len(json.dumps(value).encode()) > MAX_CUSTOM_ATTRIBUTES_BYTES:
+    try:
+        # json.loads reads 1e400 as infinity, which is not JSON: PostgreSQL refuses to store
+        # it (a 500) and a token would carry `Infinity` (E2).
+        encoded = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ProfileError(f"'{name}' has a number too large for JSON (like 1e400).") from None
+    if len(encoded.encode()) > MAX_CUSTOM_ATTRIBUTES_BYTES:
         raise ProfileError(f"'{name}' must be at most {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes of JSON.")
 
 

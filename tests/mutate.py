@@ -771,6 +771,78 @@ def decide() -> Response:
     ),
     Mutant(
         "E2",
+        "the broker lets authlib judge the transport by the Host header (a foreign Host: 500)",
+        "mock_broker/oauth_server.py",
+        """        return ConfiguredUrlRequest(flask_request, current_app.config["ENV_URL"])""",
+        """        return super().create_oauth2_request(request)""",
+        ("tests/broker/test_fuzz.py::test_e2_a_foreign_host_header_changes_no_answer",),
+    ),
+    Mutant(
+        "E2",
+        "the stand-in lets authlib judge the transport by the Host header (a foreign Host: 500)",
+        "upstream_idp/oauth_server.py",
+        """        return ConfiguredUrlRequest(flask_request, current_app.config["ISSUER"])""",
+        """        return super().create_oauth2_request(request)""",
+        ("tests/upstream_idp/test_fuzz.py::test_e2_a_foreign_host_header_changes_no_answer",),
+    ),
+    Mutant(
+        "E2",
+        "the MCP server parses JSON of any depth (a RecursionError: 500)",
+        "mcp_server/access_guard.py",
+        "        if nesting_depth(body) > MAX_JSON_DEPTH:",
+        "        if False:",
+        ("tests/mcp_server/test_fuzz.py::test_e2_deeply_nested_json_is_a_parse_error_not_a_500",),
+    ),
+    Mutant(
+        "E2",
+        "the magic-link email quotes the User-Agent as sent, control characters and all",
+        "login_methods/magic_link/method.py",
+        '"browser": mail.quoted(request.user_agent.string)',
+        '"browser": request.user_agent.string[:120]',
+        (
+            "tests/test_bad_input.py"
+            "::test_e2_control_characters_in_the_user_agent_never_reach_the_email",
+        ),
+    ),
+    Mutant(
+        "E2",
+        "a QA form's whole number is not bounded (2**63 overflows the database: 500)",
+        "mock_broker/dev_tools.py",
+        "        low <= int(text) <= high",
+        "        True",
+        (
+            "tests/broker/test_fuzz.py"
+            "::test_e2_huge_integers_in_qa_forms_are_a_400_naming_the_field_and_its_range",
+        ),
+    ),
+    Mutant(
+        "E2",
+        "the demo callback compares the state as str (non-ASCII: a TypeError, 500)",
+        "mock_broker/demo.py",
+        'received.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")',
+        "received, expected",
+        ("tests/broker/test_fuzz.py::test_e2_demo_callback_with_a_non_ascii_state",),
+    ),
+    Mutant(
+        "E2",
+        "a profile's custom_attributes may hold infinity (1e400), which is not JSON",
+        "mock_broker/profile.py",
+        "        encoded = json.dumps(value, allow_nan=False)",
+        "        encoded = json.dumps(value)",
+        ("tests/broker/test_fuzz.py::test_e2_a_json_number_past_a_double_in_the_profile_is_a_400",),
+    ),
+    Mutant(
+        "E2",
+        "a customer-side custom_attributes may hold infinity (1e400), which is not JSON",
+        "identity/profile_fields.py",
+        "        encoded = json.dumps(value, allow_nan=False)",
+        "        encoded = json.dumps(value)",
+        (
+            "tests/test_bad_input.py::test_e2_a_number_past_a_double_in_custom_attributes_is_refused",
+        ),
+    ),
+    Mutant(
+        "E2",
         "a locked SQLite database is an unhandled error (500)",
         "identity/web.py",
         "    app.register_error_handler(OperationalError, _database_unavailable)\n",

@@ -36,9 +36,11 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from flask import Flask, Response, current_app
+from flask import request as flask_request
 from joserfc.jwk import RSAKey
 from sqlalchemy import delete, exists, select, update
 
+from identity.oauth_requests import ConfiguredUrlRequest
 from identity.pkce import S256CodeChallenge
 from upstream_idp import database, faults, keys
 from upstream_idp.claims import StandInUser
@@ -259,6 +261,13 @@ class StandInAuthorizationServer(AuthorizationServer):
         protector = ResourceProtector()
         protector.register_token_validator(StandInBearerTokenValidator())
         self.register_endpoint(StandInUserInfoEndpoint(resource_protector=protector))
+
+    def create_oauth2_request(self, request: object) -> OAuth2Request:
+        """The request at the configured issuer URL: authlib's transport check must not follow
+        the Host header, or `Host: evil.example` makes /token and /userinfo a 500 (E2)."""
+        if isinstance(request, OAuth2Request):
+            return request
+        return ConfiguredUrlRequest(flask_request, current_app.config["ISSUER"])
 
     def redirect_error(self, request: OAuth2Request | None, error: OAuth2Error) -> Response:
         """An error the client must hear about: redirect to it with `error`, `state`, `iss`."""

@@ -189,8 +189,9 @@ class MagicLinkMethod(LoginMethod):
             "minutes": self.ttl // 60,
             "expires_at": (now + timedelta(seconds=self.ttl)).strftime("%H:%M UTC"),
             "requested_at": now.strftime("%Y-%m-%d %H:%M UTC"),
-            "requested_from": request.remote_addr or "an unknown address",
-            "browser": (request.user_agent.string or "an unknown browser")[:120],
+            # Both come from the request: quoted without control characters (E2).
+            "requested_from": mail.quoted(request.remote_addr or "") or "an unknown address",
+            "browser": mail.quoted(request.user_agent.string) or "an unknown browser",
         }
         return mail.Message(
             to=to,

@@ -61,27 +61,29 @@ def jwks_counter(broker_and_counter: tuple[Broker, JwksCounter]) -> JwksCounter:
     return broker_and_counter[1]
 
 
+def serve_stack(broker: Broker, servers: list[LiveAsgiServer], **overrides) -> McpStack:
+    """Start an MCP server (Settings overridable) registered as a new broker resource; the
+    server is appended to `servers`, for the caller to stop."""
+    server = LiveAsgiServer()
+    servers.append(server)
+    url = f"{server.url}/mcp"
+    resource_id, client_id = register_resource(broker, url)
+    settings = Settings(
+        server_url=url,
+        broker_env_url=broker.url,
+        resource_id=resource_id,
+        port=server.port,
+        **overrides,
+    )
+    server.start(create_app(settings))
+    return McpStack(broker, server, settings, client_id)
+
+
 @pytest.fixture
 def start_stack(broker: Broker) -> Iterator:
     """Factory: start an MCP server (Settings overridable) registered as a new broker resource."""
     servers: list[LiveAsgiServer] = []
-
-    def start(**overrides) -> McpStack:
-        server = LiveAsgiServer()
-        servers.append(server)
-        url = f"{server.url}/mcp"
-        resource_id, client_id = register_resource(broker, url)
-        settings = Settings(
-            server_url=url,
-            broker_env_url=broker.url,
-            resource_id=resource_id,
-            port=server.port,
-            **overrides,
-        )
-        server.start(create_app(settings))
-        return McpStack(broker, server, settings, client_id)
-
-    yield start
+    yield lambda **overrides: serve_stack(broker, servers, **overrides)
     for server in servers:
         server.stop()
 
