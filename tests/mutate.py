@@ -946,6 +946,22 @@ def decide() -> Response:
         """    if False:""",
         ("tests/broker/test_refresh_tokens.py",),
     ),
+    Mutant(
+        "R1",
+        "the MCP server's CORS hides WWW-Authenticate (a browser client cannot find the broker)",
+        "mcp_server/cors.py",
+        'EXPOSED_HEADERS = ("WWW-Authenticate", "Mcp-Session-Id")',
+        'EXPOSED_HEADERS = ("Mcp-Session-Id",)',
+        ("tests/mcp_server/test_cors.py",),
+    ),
+    Mutant(
+        "R1",
+        "the MCP server's Host check accepts any Host (DNS rebinding)",
+        "mcp_server/host_guard.py",
+        "        if host == self.netloc:",
+        "        if True:",
+        ("tests/mcp_server/test_cors.py",),
+    ),
 )
 
 
