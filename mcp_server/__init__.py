@@ -11,7 +11,9 @@ server only *checks* tokens. What it does, and where, for anyone copying it:
    server, and the scopes. An MCP client finds it from the 401's `WWW-Authenticate`.
 2. **Validates every token locally** (`token_verifier.py`, `jwks.py`): RS256 signature against
    the broker's cached JWKS, issuer, audience = this server's URL (a token for another MCP
-   server is refused), expiry. No call to the broker per request.
+   server is refused), expiry. No call to the broker per request — unless
+   `MCP_TOKEN_CHECK=introspection` (`introspection.py`): then the broker is also asked
+   (RFC 7662), so a token revoked there is refused at once.
 3. **Answers like the MCP spec asks** (`access_guard.py`): 401 with `resource_metadata` and
    `scope` to start sign-in; 403 `insufficient_scope` naming the missing scope so the client
    can step up (incremental consent: `notes:read` to connect, `notes:write` to add a note).

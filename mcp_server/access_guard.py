@@ -28,6 +28,7 @@ from typing import Any
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_server.introspection import IntrospectionUnavailableError
 from mcp_server.jwks import JwksUnavailableError
 
 #: Bodies above this are refused before parsing (the SDK's own limit is 4 MiB).
@@ -154,8 +155,9 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dic
     await send({"type": "http.response.body", "body": payload})
 
 
-class JwksOutageGuard:
-    """Answers 503 when the broker's keys cannot be fetched: our outage, not a bad token."""
+class BrokerOutageGuard:
+    """Answers 503 when the broker's keys cannot be fetched or a token cannot be introspected:
+    our outage, not a bad token (a 401 would only send the user to sign in again)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -163,9 +165,9 @@ class JwksOutageGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
-        except JwksUnavailableError:
+        except (JwksUnavailableError, IntrospectionUnavailableError):
             body = {
                 "error": "temporarily_unavailable",
-                "error_description": "The authorization server's keys could not be fetched.",
+                "error_description": "The authorization server could not check the token.",
             }
             await _send_json(send, 503, body, {"retry-after": "5"})

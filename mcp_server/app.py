@@ -26,12 +26,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mcp_server.access_guard import AccessGuard, JwksOutageGuard
+from mcp_server.access_guard import AccessGuard, BrokerOutageGuard
 from mcp_server.cors import allow_browser_clients
 from mcp_server.host_guard import HostGuard
+from mcp_server.introspection import Introspector
 from mcp_server.jwks import JwksCache
 from mcp_server.notes import NoteStore
-from mcp_server.settings import READ_SCOPE, Settings
+from mcp_server.settings import INTROSPECTION, READ_SCOPE, Settings
 from mcp_server.token_verifier import BrokerTokenVerifier
 from mcp_server.tools import TOOL_SCOPES, create_mcp_server
 
@@ -44,7 +45,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_age=settings.jwks_max_age,
         refetch_cooldown=settings.jwks_refetch_cooldown,
     )
-    verifier = BrokerTokenVerifier(jwks, settings.issuer, settings.server_url, settings.leeway)
+    introspector = None
+    if settings.token_check == INTROSPECTION:
+        introspector = Introspector(
+            settings.introspection_url,
+            settings.introspection_client_id,
+            settings.introspection_client_secret,
+            timeout=httpx2.Timeout(
+                settings.jwks_read_timeout, connect=settings.jwks_connect_timeout
+            ),
+            cache_seconds=settings.introspection_cache_seconds,
+        )
+    verifier = BrokerTokenVerifier(
+        jwks, settings.issuer, settings.server_url, settings.leeway, introspector
+    )
     mcp = create_mcp_server(NoteStore())
     transport = mcp.streamable_http_app(
         streamable_http_path=settings.mcp_path,
@@ -58,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # outage → 503; token → request user; user → contextvar; then the gate.
     guarded_mcp = allow_browser_clients(
         HostGuard(
-            JwksOutageGuard(
+            BrokerOutageGuard(
                 AuthenticationMiddleware(
                     AuthContextMiddleware(
                         AccessGuard(
@@ -91,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
             finally:
                 await jwks.aclose()
+                if introspector is not None:
+                    await introspector.aclose()
 
     app = Starlette(
         routes=[

@@ -130,12 +130,19 @@ def register_client(
 
 
 def create_resource_server_client(
-    db: Session, name: str, resource_id: str
+    db: Session,
+    name: str,
+    resource_id: str,
+    client_id: str | None = None,
+    secret: str | None = None,
 ) -> tuple[ResourceServerClient, str]:
     """Credentials for an MCP server to call introspection for its own resource's tokens."""
-    secret = new_secret()
+    secret = secret or new_secret()
     client = ResourceServerClient(
-        id=new_id("rsc"), name=name, secret_hash=secret_hash(secret), resource_id=resource_id
+        id=client_id or new_id("rsc"),
+        name=name,
+        secret_hash=secret_hash(secret),
+        resource_id=resource_id,
     )
     db.add(client)
     db.flush()

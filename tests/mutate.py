@@ -962,6 +962,22 @@ def decide() -> Response:
         "        if True:",
         ("tests/mcp_server/test_cors.py",),
     ),
+    Mutant(
+        "R2",
+        "the MCP server never asks the broker, whatever MCP_TOKEN_CHECK says",
+        "mcp_server/token_verifier.py",
+        "        if self.introspector is not None and not await self.introspector.is_active(",
+        "        if False and not await self.introspector.is_active(",
+        ("tests/mcp_server/test_token_check.py",),
+    ),
+    Mutant(
+        "R2",
+        "a failed introspection is not reported as the broker's outage",
+        "mcp_server/access_guard.py",
+        "        except (JwksUnavailableError, IntrospectionUnavailableError):",
+        "        except JwksUnavailableError:",
+        ("tests/mcp_server/test_token_check.py",),
+    ),
 )
 
 
