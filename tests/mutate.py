@@ -978,6 +978,40 @@ def decide() -> Response:
         "        except JwksUnavailableError:",
         ("tests/mcp_server/test_token_check.py",),
     ),
+    Mutant(
+        "B16",
+        "a machine client's client_credentials request may name any resource",
+        "mock_broker/oauth_server.py",
+        """        if len(values) > 1 or (values and not client.active_resource.matches(values[0])):
+            raise InvalidTargetError("The resource is unknown or not registered for this client.")
+        allowed""",
+        "        allowed",
+        ("tests/broker/test_machine_clients.py",),
+    ),
+    Mutant(
+        "B16",
+        "a machine client may ask for offline_access",
+        "mock_broker/oauth_server.py",
+        "        if allowed is None or OFFLINE_ACCESS in allowed.split():",
+        "        if allowed is None:",
+        ("tests/broker/test_machine_clients.py",),
+    ),
+    Mutant(
+        "B16",
+        "any client registered at the broker may use client_credentials",
+        "mock_broker/models.py",
+        "        return grant_type in self.grant_types",
+        "        return True",
+        ("tests/broker/test_machine_clients.py",),
+    ),
+    Mutant(
+        "B16",
+        "the MCP server reports an agent's token as a user's",
+        "mcp_server/tools.py",
+        '    return "client" if claims.get("sub") == claims.get("client_id") else "user"',
+        '    return "user"',
+        ("tests/mcp_server/test_machine_clients.py",),
+    ),
 )
 
 
