@@ -21,6 +21,11 @@ server only *checks* tokens. What it does, and where, for anyone copying it:
    customer's identity provider sent through the broker (email, roles, `custom_claims`…);
    notes are stored per user (`notes.py`, in memory).
 
+Both protocol eras are served from the one endpoint: the 2025-11-25 handshake and sessions,
+and the stateless 2026-07-28 revision (`server/discover`, an envelope per request), which the
+SDK tells apart by the `MCP-Protocol-Version` header (`protocol_era.py` explains a request
+that forgot it). Browser-based clients on any origin are served (`cors.py`).
+
 Built on the official MCP Python SDK: its streamable-HTTP transport, its bearer-auth backend
 and auth context, and its metadata routes; `create_app(Settings(...))` builds the ASGI app.
 """

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.introspection import IntrospectionUnavailableError
 from mcp_server.jwks import JwksUnavailableError
+from mcp_server.protocol_era import HINT, misrouted_modern_request
 
 #: Bodies above this are refused before parsing (the SDK's own limit is 4 MiB).
 MAX_BODY_BYTES = 1024 * 1024
@@ -68,6 +69,10 @@ class AccessGuard:
         needed = self._scopes_for(body)
         if not granted.issuperset(needed):
             await self._challenge(send, 403, "insufficient_scope", needed)
+            return
+        if misrouted_modern_request(scope, body):
+            error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": HINT}}
+            await _send_json(send, 400, error, {})
             return
         await self.app(scope, _replay(body, receive), send)
 

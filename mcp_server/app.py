@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.access_guard import AccessGuard, BrokerOutageGuard
-from mcp_server.cors import allow_browser_clients
+from mcp_server.cors import BrowserClientCors
 from mcp_server.host_guard import HostGuard
 from mcp_server.introspection import Introspector
 from mcp_server.jwks import JwksCache
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     backend = BearerAuthBackend(verifier, resource_server_url=AnyHttpUrl(settings.server_url))
     # Outermost first: CORS (so every answer is readable cross-origin); our Host only (421);
     # outage → 503; token → request user; user → contextvar; then the gate.
-    guarded_mcp = allow_browser_clients(
+    guarded_mcp = BrowserClientCors(
         HostGuard(
             BrokerOutageGuard(
                 AuthenticationMiddleware(

@@ -16,6 +16,7 @@ from joserfc import jws, jwt
 from mcp import ClientSession
 from mcp.client.auth.utils import extract_field_from_www_auth
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from mcp_server import Settings
 from mock_broker import database, keys, registration
@@ -128,6 +129,36 @@ def challenge(response: requests.Response) -> dict[str, str | None]:
 
 def kid_of(token: str) -> str:
     return jws.extract_compact(token.encode()).protected["kid"]
+
+
+class MachineTokenStorage:
+    """Token storage for the SDK's client_credentials provider (no client info to keep)."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return None
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        pass
+
+
+def machine_client(stack: McpStack) -> tuple[str, str]:
+    """What `flask --app mock_broker register-machine-client --resource res_…` does."""
+    with stack.broker.app.app_context():
+        db = database.session()
+        client, secret = registration.register_machine_client(
+            db, "Nightly report agent", stack.settings.resource_id
+        )
+        db.commit()
+        return client.id, secret
 
 
 @dataclass

@@ -56,6 +56,30 @@ def test_a_preflight_from_any_origin_is_allowed_for_the_mcp_headers(stack, metho
     assert "Access-Control-Allow-Credentials" not in response.headers  # bearer tokens only
 
 
+def test_a_preflight_allows_the_2026_routing_headers(stack):
+    """2026-07-28 requests mirror the method, the name and tool arguments into headers."""
+    response = preflight(
+        stack.url, "POST", "mcp-protocol-version, mcp-method, mcp-name, mcp-param-region"
+    )
+
+    assert response.status_code in (200, 204), response.text
+    assert {"mcp-method", "mcp-name", "mcp-param-region"} <= listed(
+        response, "Access-Control-Allow-Headers"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [("POST", "authorization, cookie"), ("POST", "x-anything"), ("PUT", "content-type")],
+)
+def test_a_preflight_for_anything_else_is_refused_clearly(stack, method, headers):
+    response = preflight(stack.url, method, headers)
+
+    assert response.status_code == 400
+    assert "not allowed" in response.text
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
 def test_a_preflight_needs_no_token(stack):
     """Browsers never send credentials on a preflight: a 401 here would block every call."""
     response = preflight(stack.url)

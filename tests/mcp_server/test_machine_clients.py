@@ -13,41 +13,11 @@ import httpx2
 from mcp import ClientSession
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from mock_broker import database, registration
-from tests.mcp_server.stack import TIMEOUT, McpStack
+from tests.mcp_server.stack import TIMEOUT, MachineTokenStorage, McpStack, machine_client
 
 
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return None
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        pass
-
-
-def machine_client(stack: McpStack) -> tuple[str, str]:
-    """What `flask --app mock_broker register-machine-client --resource res_…` does."""
-    with stack.broker.app.app_context():
-        db = database.session()
-        client, secret = registration.register_machine_client(
-            db, "Nightly report agent", stack.settings.resource_id
-        )
-        db.commit()
-        return client.id, secret
-
-
-def run_as_machine(stack: McpStack, client_id: str, secret: str, storage: MemoryStorage):
+def run_as_machine(stack: McpStack, client_id: str, secret: str, storage: MachineTokenStorage):
     auth = ClientCredentialsOAuthProvider(
         server_url=stack.url,
         storage=storage,
@@ -73,7 +43,7 @@ def run_as_machine(stack: McpStack, client_id: str, secret: str, storage: Memory
 
 def test_an_agent_signs_in_with_client_credentials_and_whoami_names_the_client(stack):
     client_id, secret = machine_client(stack)
-    storage = MemoryStorage()
+    storage = MachineTokenStorage()
 
     me, added, listed = run_as_machine(stack, client_id, secret, storage)
 
@@ -105,7 +75,7 @@ def test_an_agent_token_is_checked_at_the_broker_too_in_introspection_mode(start
     stack = start_stack(introspection=True)
     client_id, secret = machine_client(stack)
 
-    me, _, _ = run_as_machine(stack, client_id, secret, MemoryStorage())
+    me, _, _ = run_as_machine(stack, client_id, secret, MachineTokenStorage())
 
     assert me.structured_content["principal"] == "client"
     assert me.structured_content["client_id"] == client_id
