@@ -87,10 +87,9 @@ def test_a_forged_token_is_refused_without_asking_the_broker(start_stack, jwks_c
 def test_a_signed_token_the_broker_never_issued_is_refused_in_introspection_mode(start_stack):
     """Valid signature and claims, but no record at the broker: inactive, so refused."""
     stack = start_stack(introspection=True)
+    never_issued = sign_with_broker_key(stack.broker, stack.claims())
 
-    assert stack.post_tool_call(sign_with_broker_key(stack.broker, stack.claims())).status_code == (
-        401
-    )
+    assert stack.post_tool_call(never_issued).status_code == 401
 
 
 def test_the_cache_answers_repeat_checks_and_delays_revocation(start_stack, jwks_counter):
