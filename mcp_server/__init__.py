@@ -11,13 +11,20 @@ server only *checks* tokens. What it does, and where, for anyone copying it:
    server, and the scopes. An MCP client finds it from the 401's `WWW-Authenticate`.
 2. **Validates every token locally** (`token_verifier.py`, `jwks.py`): RS256 signature against
    the broker's cached JWKS, issuer, audience = this server's URL (a token for another MCP
-   server is refused), expiry. No call to the broker per request.
+   server is refused), expiry. No call to the broker per request — unless
+   `MCP_TOKEN_CHECK=introspection` (`introspection.py`): then the broker is also asked
+   (RFC 7662), so a token revoked there is refused at once.
 3. **Answers like the MCP spec asks** (`access_guard.py`): 401 with `resource_metadata` and
    `scope` to start sign-in; 403 `insufficient_scope` naming the missing scope so the client
    can step up (incremental consent: `notes:read` to connect, `notes:write` to add a note).
 4. **Knows the user only from the token** (`tools.py`): `whoami` shows the claims the
    customer's identity provider sent through the broker (email, roles, `custom_claims`…);
    notes are stored per user (`notes.py`, in memory).
+
+Both protocol eras are served from the one endpoint: the 2025-11-25 handshake and sessions,
+and the stateless 2026-07-28 revision (`server/discover`, an envelope per request), which the
+SDK tells apart by the `MCP-Protocol-Version` header (`protocol_era.py` explains a request
+that forgot it). Browser-based clients on any origin are served (`cors.py`).
 
 Built on the official MCP Python SDK: its streamable-HTTP transport, its bearer-auth backend
 and auth context, and its metadata routes; `create_app(Settings(...))` builds the ASGI app.

@@ -7,7 +7,7 @@ import sys
 import uvicorn
 
 from mcp_server.app import create_app
-from mcp_server.settings import Settings, SettingsError
+from mcp_server.settings import INTROSPECTION, Settings, SettingsError
 
 
 def main() -> int:
@@ -26,12 +26,19 @@ def connect_instructions(settings: Settings) -> str:
 Notes MCP server (streamable HTTP): {settings.server_url}
   tokens from:   {settings.issuer}
   metadata:      {settings.resource_metadata_url}
+  token check:   {_token_check(settings)}
 
 Connect an MCP client to {settings.server_url}; it is sent to the broker to sign in
 (the mock broker must be running: `make run`). For example:
   npx @modelcontextprotocol/inspector   # transport "Streamable HTTP", URL above
   claude mcp add --transport http notes {settings.server_url}
 """
+
+
+def _token_check(settings: Settings) -> str:
+    if settings.token_check == INTROSPECTION:
+        return f"introspection at {settings.introspection_url} (revocation seen at once)"
+    return "jwt, locally (a revoked token works until it expires)"
 
 
 if __name__ == "__main__":

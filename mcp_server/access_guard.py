@@ -32,8 +32,10 @@ from typing import Any
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_server.introspection import IntrospectionUnavailableError
 from mcp_server.json_depth import MAX_JSON_DEPTH, nesting_depth
 from mcp_server.jwks import JwksUnavailableError
+from mcp_server.protocol_era import HINT, misrouted_modern_request
 
 #: Bodies above this are refused before parsing (the SDK's own limit is 4 MiB).
 MAX_BODY_BYTES = 1024 * 1024
@@ -85,6 +87,10 @@ class AccessGuard:
         needed = self._scopes_for(body)
         if not granted.issuperset(needed):
             await self._challenge(send, 403, "insufficient_scope", needed)
+            return
+        if misrouted_modern_request(scope, body):
+            error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": HINT}}
+            await _send_json(send, 400, error, {})
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -172,8 +178,9 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dic
     await send({"type": "http.response.body", "body": payload})
 
 
-class JwksOutageGuard:
-    """Answers 503 when the broker's keys cannot be fetched: our outage, not a bad token."""
+class BrokerOutageGuard:
+    """Answers 503 when the broker's keys cannot be fetched or a token cannot be introspected:
+    our outage, not a bad token (a 401 would only send the user to sign in again)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -181,9 +188,9 @@ class JwksOutageGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
-        except JwksUnavailableError:
+        except (JwksUnavailableError, IntrospectionUnavailableError):
             body = {
                 "error": "temporarily_unavailable",
-                "error_description": "The authorization server's keys could not be fetched.",
+                "error_description": "The authorization server could not check the token.",
             }
             await _send_json(send, 503, body, {"retry-after": "5"})

@@ -8,13 +8,19 @@ registered for the resource (Scalekit dashboard → MCP servers, or the mock's s
 - `BROKER_ENV_URL`: the broker environment (JWKS at `{env}/keys`);
 - `MCP_RESOURCE_ID`: the `res_…` id; the issuer is `{env}/resources/{res_id}`.
 
+How tokens are checked (`MCP_TOKEN_CHECK`, see `token_verifier`): `jwt` (default) locally
+only; `introspection` locally and then at the broker's RFC 7662 endpoint, with the server's
+own credentials (`MCP_INTROSPECTION_CLIENT_ID` / `_SECRET`: a resource-server client, made
+by `flask --app mock_broker create-resource-server-client --resource res_…`, or the seeded
+`rsc_dev_notes` locally) and an optional cache (`MCP_INTROSPECTION_CACHE_SECONDS`, default 0).
+
 Plain http is refused outside loopback: a bearer token sent in clear text is a stolen token.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from identity.urls import url_problem
@@ -22,6 +28,11 @@ from identity.urls import url_problem
 #: Scope needed for any MCP request; tools may need more (see tools.TOOL_SCOPES).
 READ_SCOPE = "notes:read"
 WRITE_SCOPE = "notes:write"
+
+#: MCP_TOKEN_CHECK values: local JWT checks only, or local checks and then the broker's word.
+JWT = "jwt"
+INTROSPECTION = "introspection"
+TOKEN_CHECKS = (JWT, INTROSPECTION)
 
 
 class SettingsError(ValueError):
@@ -48,6 +59,17 @@ class Settings:
     #: At most one refetch per this many seconds for unknown `kid`s, so tokens with made-up
     #: key ids cannot turn the server into a JWKS-fetching amplifier.
     jwks_refetch_cooldown: float = 10.0
+    #: `jwt` or `introspection` (TOKEN_CHECKS).
+    token_check: str = JWT
+    #: The server's own credentials at the broker's introspection endpoint.
+    introspection_client_id: str = ""
+    introspection_client_secret: str = field(default="", repr=False)
+    #: Empty: the broker's `{BROKER_ENV_URL}/oauth/introspect`.
+    introspection_url: str = ""
+    #: How long an introspection answer is reused, in seconds: 0 (default) asks every time,
+    #: so a revocation is seen on the next request; more saves calls but keeps a revoked
+    #: token working for up to this long (never past the token's own expiry).
+    introspection_cache_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "server_url", _checked_url("MCP_SERVER_URL", self.server_url))
@@ -55,6 +77,19 @@ class Settings:
         object.__setattr__(self, "broker_env_url", env)
         if not self.resource_id:
             raise SettingsError("MCP_RESOURCE_ID must be the broker's res_… id for this server.")
+        if self.token_check not in TOKEN_CHECKS:
+            raise SettingsError(f"MCP_TOKEN_CHECK must be one of {', '.join(TOKEN_CHECKS)}.")
+        url = self.introspection_url or f"{env}/oauth/introspect"
+        object.__setattr__(self, "introspection_url", _checked_url("MCP_INTROSPECTION_URL", url))
+        if self.token_check == INTROSPECTION and not (
+            self.introspection_client_id and self.introspection_client_secret
+        ):
+            raise SettingsError(
+                "MCP_TOKEN_CHECK=introspection needs MCP_INTROSPECTION_CLIENT_ID and "
+                "MCP_INTROSPECTION_CLIENT_SECRET (the server's resource-server credentials)."
+            )
+        if not self.introspection_cache_seconds >= 0:
+            raise SettingsError("MCP_INTROSPECTION_CACHE_SECONDS must be 0 or more seconds.")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -64,12 +99,21 @@ class Settings:
             port = int(env.get("MCP_SERVER_PORT", defaults["port"].default))
         except ValueError:
             raise SettingsError("MCP_SERVER_PORT must be a port number.") from None
+        try:
+            cache_seconds = float(env.get("MCP_INTROSPECTION_CACHE_SECONDS", "0"))
+        except ValueError:
+            raise SettingsError("MCP_INTROSPECTION_CACHE_SECONDS must be a number.") from None
         return cls(
             server_url=env.get("MCP_SERVER_URL", defaults["server_url"].default),
             broker_env_url=env.get("BROKER_ENV_URL", defaults["broker_env_url"].default),
             resource_id=env.get("MCP_RESOURCE_ID", defaults["resource_id"].default),
             host=env.get("MCP_SERVER_HOST", defaults["host"].default),
             port=port,
+            token_check=env.get("MCP_TOKEN_CHECK", JWT),
+            introspection_client_id=env.get("MCP_INTROSPECTION_CLIENT_ID", ""),
+            introspection_client_secret=env.get("MCP_INTROSPECTION_CLIENT_SECRET", ""),
+            introspection_url=env.get("MCP_INTROSPECTION_URL", ""),
+            introspection_cache_seconds=cache_seconds,
         )
 
     @property

@@ -11,6 +11,11 @@ the broker per request, only the cached JWKS. A token is accepted only if all of
   for a different MCP server cannot be replayed here (checklist B5);
 - `exp` is in the future and `iat` is not, within a small leeway; `sub` is present.
 
+With `MCP_TOKEN_CHECK=introspection` a token that passes all of these is then looked up at
+the broker (`introspection`), and refused unless the broker says it is active: that is what
+makes a revocation at the broker reach this server before the token expires. The local
+checks come first so that made-up tokens never cost a call to the broker.
+
 Anything else answers None, which the SDK's `BearerAuthBackend` turns into "not
 authenticated" and our access guard into a 401.
 """
@@ -24,6 +29,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 
+from mcp_server.introspection import Introspector
 from mcp_server.jwks import JwksCache
 
 logger = logging.getLogger(__name__)
@@ -32,11 +38,19 @@ ALGORITHM = "RS256"
 
 
 class BrokerTokenVerifier(TokenVerifier):
-    def __init__(self, jwks: JwksCache, issuer: str, audience: str, leeway: int) -> None:
+    def __init__(
+        self,
+        jwks: JwksCache,
+        issuer: str,
+        audience: str,
+        leeway: int,
+        introspector: Introspector | None = None,
+    ) -> None:
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self.introspector = introspector
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
@@ -54,6 +68,12 @@ class BrokerTokenVerifier(TokenVerifier):
             self._claims_registry().validate(decoded.claims)
         except (JoseError, ValueError, TypeError) as error:
             logger.info("Refused an access token: %s", error)
+            return None
+        # May raise IntrospectionUnavailableError: a 503 as well.
+        if self.introspector is not None and not await self.introspector.is_active(
+            token, float(decoded.claims["exp"])
+        ):
+            logger.info("Refused an access token the broker says is not active.")
             return None
         return self._access_token(token, decoded.claims)
 

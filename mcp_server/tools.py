@@ -4,7 +4,10 @@
 answer 403 before a tool runs (so clients can step up), and each tool checks it again with
 `require_scope` from the token the SDK put in context (`get_access_token`).
 
-Who the user is comes only from the validated token — never from tool arguments.
+Who the user is comes only from the validated token — never from tool arguments. A token
+from the `client_credentials` grant has no user: an agent acts as itself, and RFC 9068 §2.2
+has its `sub` be the client's own id. `whoami` says which (`principal`), and such a client's
+notes are its own, keyed like a user's by (`iss`, `sub`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ WHOAMI_CLAIMS = (
 )
 
 
+def principal(claims: dict[str, Any]) -> str:
+    """`client` for a token with no user (its `sub` is its `client_id`), else `user`."""
+    return "client" if claims.get("sub") == claims.get("client_id") else "user"
+
+
 def require_scope(tool: str) -> AccessToken:
     """The caller's validated token, if it carries every scope `tool` needs; else a ToolError."""
     token = get_access_token()
@@ -68,10 +76,14 @@ def create_mcp_server(store: NoteStore) -> MCPServer:
 
     @mcp.tool()
     def whoami() -> dict[str, Any]:
-        """Who the access token says you are: user id, email, name, client, scopes, and the
-        custom attributes, roles, groups and organization your identity provider sent."""
+        """Who the access token says you are: `principal` (`user`, or `client` for an agent
+        acting as itself), user id, email, name, client, scopes, and the custom attributes,
+        roles, groups and organization your identity provider sent."""
         claims = require_scope("whoami").claims or {}
-        return {name: claims[name] for name in WHOAMI_CLAIMS if name in claims}
+        return {
+            "principal": principal(claims),
+            **{name: claims[name] for name in WHOAMI_CLAIMS if name in claims},
+        }
 
     @mcp.tool()
     def add_note(text: Annotated[str, Field(min_length=1, max_length=2000)]) -> dict[str, Any]:

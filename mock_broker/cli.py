@@ -21,6 +21,7 @@ from mock_broker import (
     login_requests,
     tokens,
 )
+from mock_broker.models import M2M_AUTH_METHODS
 from mock_broker.registration import (
     CLIENT_AUTH_METHODS,
     RegistrationError,
@@ -28,6 +29,7 @@ from mock_broker.registration import (
     create_m2m_client,
     create_resource_server_client,
     register_client,
+    register_machine_client,
     register_resource,
 )
 
@@ -39,6 +41,7 @@ def init_app(app: Flask) -> None:
         create_connection_command,
         register_resource_command,
         register_client_command,
+        register_machine_client_command,
         create_resource_server_client_command,
         inject_fault,
         arm_switch,
@@ -135,6 +138,21 @@ def register_client_command(
         raise click.BadParameter(str(error)) from error
     _commit_or_fail()
     click.echo(f"client_id={client.id}" + (f"\nclient_secret={secret}" if secret else ""))
+
+
+@click.command("register-machine-client")
+@with_appcontext
+@click.option("--name", required=True, help="Which agent or service this is.")
+@click.option("--resource", "resource_id", required=True, help="The res_… it may access.")
+@click.option("--auth-method", type=click.Choice(M2M_AUTH_METHODS), default="client_secret_basic")
+def register_machine_client_command(name: str, resource_id: str, auth_method: str) -> None:
+    """Register a machine MCP client: client_credentials for one resource, no user."""
+    try:
+        client, secret = register_machine_client(database.session(), name, resource_id, auth_method)
+    except RegistrationError as error:
+        raise click.BadParameter(str(error)) from error
+    _commit_or_fail()
+    click.echo(f"client_id={client.id}\nclient_secret={secret}")
 
 
 @click.command("create-resource-server-client")

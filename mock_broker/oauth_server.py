@@ -57,6 +57,7 @@ from mock_broker import database, faults, metadata_documents, refresh_tokens, to
 from mock_broker.identifiers import secret_hash
 from mock_broker.models import (
     M2M_AUTH_METHODS,
+    OFFLINE_ACCESS,
     AuthorizationCode,
     BrokerUser,
     LoginRequest,
@@ -355,17 +356,40 @@ class BrokerRefreshTokenGrant(RefreshTokenGrant):
         """Already spent by `issue_token`; `save_token` committed it with the new tokens."""
 
 
-class M2MClientCredentialsGrant(ClientCredentialsGrant):
-    """client_credentials for M2M clients, with the secret in a Basic header or the form body."""
+class BrokerClientCredentialsGrant(ClientCredentialsGrant):
+    """client_credentials, with the secret in a Basic header or the form body, for two kinds
+    of confidential client:
+
+    - the customer backend's M2M credentials (`skc_…`): a token for the broker's API, no scope;
+    - a machine MCP client (an `OAuthClient` an operator registered for this grant, B16): a
+      token for its resource (RFC 8707 `resource` optional, but if sent it must name that
+      resource), with scopes of that resource and no user. Never `offline_access`: this grant
+      has no refresh token (RFC 6749 §4.4.3). authlib refuses every other client
+      (`check_grant_type`: public clients and clients registered for sign-in).
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = list(M2M_AUTH_METHODS)
 
     def validate_requested_scope(self) -> None:
-        if self.request.payload.scope:
-            raise InvalidScopeError("M2M tokens carry no scope; omit the scope parameter.")
+        client = self.request.client
+        scope = self.request.payload.scope
+        if isinstance(client, M2MClient):
+            if scope:
+                raise InvalidScopeError("M2M tokens carry no scope; omit the scope parameter.")
+            return
+        values = self.request.payload.datalist.get("resource", [])
+        if len(values) > 1 or (values and not client.active_resource.matches(values[0])):
+            raise InvalidTargetError("The resource is unknown or not registered for this client.")
+        allowed = client.get_allowed_scope(scope)
+        if allowed is None or OFFLINE_ACCESS in allowed.split():
+            raise InvalidScopeError("Ask only for scopes of this client's resource.")
+        self._granted_scope = allowed
 
     def generate_token(self, *args: object, **kwargs: object) -> dict[str, object]:
-        return tokens.issue_m2m_token(database.session(), self.request.client.id)
+        client = self.request.client
+        if isinstance(client, M2MClient):
+            return tokens.issue_m2m_token(database.session(), client.id)
+        return tokens.issue_client_token(database.session(), client, self._granted_scope)
 
 
 class BrokerAuthorizationServer(AuthorizationServer):
@@ -377,7 +401,7 @@ class BrokerAuthorizationServer(AuthorizationServer):
         self.register_extension(self.issuer_parameter)
         self.register_grant(BrokerAuthorizationCodeGrant, [S256CodeChallenge()])
         self.register_grant(BrokerRefreshTokenGrant)
-        self.register_grant(M2MClientCredentialsGrant)
+        self.register_grant(BrokerClientCredentialsGrant)
         self.register_client_auth_method("client_secret_basic", safe_client_secret_basic)
 
     def create_oauth2_request(self, request: object) -> OAuth2Request:

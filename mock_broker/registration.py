@@ -15,6 +15,7 @@ from identity.urls import is_loopback_host
 from mock_broker.display_text import refused_character
 from mock_broker.identifiers import new_id, new_secret, secret_hash
 from mock_broker.models import (
+    M2M_AUTH_METHODS,
     Connection,
     M2MClient,
     OAuthClient,
@@ -29,6 +30,7 @@ from mock_broker.resources import canonical_url, find_resource
 CLIENT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 #: Registered clients may refresh; refresh tokens are issued only with offline_access anyway.
 DEFAULT_GRANT_TYPES = ("authorization_code", "refresh_token")
+CLIENT_CREDENTIALS = "client_credentials"
 
 
 class RegistrationError(ValueError):
@@ -129,13 +131,51 @@ def register_client(
     return client, secret
 
 
+def register_machine_client(
+    db: Session,
+    name: str,
+    resource_id: str,
+    auth_method: str = "client_secret_basic",
+    client_id: str | None = None,
+) -> tuple[OAuthClient, str]:
+    """Register a machine MCP client (an agent acting as itself): `client_credentials` only,
+    for one resource, always confidential (a grant with no user needs a secret, RFC 6749
+    §4.4). It has no redirect URI, so it can never start a user's sign-in. Only an operator
+    registers one (this function, the CLI): DCR and CIMD cannot ask for the grant."""
+    if auth_method not in M2M_AUTH_METHODS:
+        raise RegistrationError(f"auth method must be one of {', '.join(M2M_AUTH_METHODS)}.")
+    _require_plain_text(name, "client name")
+    secret = new_secret()
+    client = OAuthClient(
+        id=client_id or new_id("mcp"),
+        name=name,
+        secret_hash=secret_hash(secret),
+        redirect_uris=[],
+        grant_types=[CLIENT_CREDENTIALS],
+        token_endpoint_auth_method=auth_method,
+        resource_id=resource_id,
+        registration_method=RegistrationMethod.CLI,
+        client_metadata={},
+    )
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
 def create_resource_server_client(
-    db: Session, name: str, resource_id: str
+    db: Session,
+    name: str,
+    resource_id: str,
+    client_id: str | None = None,
+    secret: str | None = None,
 ) -> tuple[ResourceServerClient, str]:
     """Credentials for an MCP server to call introspection for its own resource's tokens."""
-    secret = new_secret()
+    secret = secret or new_secret()
     client = ResourceServerClient(
-        id=new_id("rsc"), name=name, secret_hash=secret_hash(secret), resource_id=resource_id
+        id=client_id or new_id("rsc"),
+        name=name,
+        secret_hash=secret_hash(secret),
+        resource_id=resource_id,
     )
     db.add(client)
     db.flush()

@@ -9,11 +9,19 @@ from __future__ import annotations
 from flask import Flask
 
 from mock_broker import database, keys
-from mock_broker.models import Connection, M2MClient, OAuthClient, RegistrationMethod, Resource
+from mock_broker.models import (
+    Connection,
+    M2MClient,
+    OAuthClient,
+    RegistrationMethod,
+    Resource,
+    ResourceServerClient,
+)
 from mock_broker.registration import (
     DEFAULT_GRANT_TYPES,
     create_connection,
     create_m2m_client,
+    create_resource_server_client,
     register_client,
     register_resource,
 )
@@ -25,6 +33,9 @@ DEV_RESOURCE_ID = "res_dev_notes"
 DEV_RESOURCE_NAME = "Notes (demo MCP server)"
 DEV_MCP_SERVER_URL = "http://127.0.0.1:5003/mcp"  # the default of MOCK_BROKER_DEV_MCP_SERVER_URL
 DEV_RESOURCE_SCOPES = ("notes:read", "notes:write")
+#: The sample MCP server's own credentials for introspection (MCP_TOKEN_CHECK=introspection).
+DEV_INTROSPECTION_CLIENT_ID = "rsc_dev_notes"
+DEV_INTROSPECTION_CLIENT_SECRET = "dev-introspection-secret-not-for-production"  # noqa: S105
 DEMO_CLIENT_ID = "demo_client"
 DEMO_CLIENT_NAME = "Broker demo"
 DEMO_REDIRECT_PATH = "/demo/callback"
@@ -58,6 +69,14 @@ def seed(app: Flask) -> None:
         DEV_RESOURCE_ID,
     )
     resource.mcp_server_url = app.config["DEV_MCP_SERVER_URL"]
+    if db.get(ResourceServerClient, DEV_INTROSPECTION_CLIENT_ID) is None:
+        create_resource_server_client(
+            db,
+            "Notes (demo MCP server)",
+            DEV_RESOURCE_ID,
+            DEV_INTROSPECTION_CLIENT_ID,
+            DEV_INTROSPECTION_CLIENT_SECRET,
+        )
     demo_redirect = [demo_redirect_uri(app.config["ENV_URL"])]
     demo = db.get(OAuthClient, DEMO_CLIENT_ID)
     if demo is None:

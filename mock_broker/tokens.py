@@ -1,9 +1,11 @@
 """Signing, recording, verifying and revoking the broker's JWTs.
 
-Two kinds of token, both RS256 JWTs with a `kid` and `typ: at+jwt` (RFC 9068):
+Three kinds of token, all RS256 JWTs with a `kid` and `typ: at+jwt` (RFC 9068):
 
 - user access tokens for MCP servers: `iss` is the resource's issuer, `aud` is
   [MCP server URL, `res_…`] (RFC 8707 audience binding, B5), `sub` is the broker user `usr_…`;
+- machine access tokens for MCP servers (client_credentials of a machine MCP client): bound
+  like user tokens, `sub` is the client's own id and there is no user;
 - M2M tokens for the broker's own API: `iss` and `aud` are the environment URL (mock choice:
   the hosted broker does not publish its M2M audience), `sub` is the `skc_…` client id. The
   API checks `aud`, so a user access token can never be used against it.
@@ -88,6 +90,25 @@ def issue_access_token(
     return token
 
 
+def issue_client_token(db: Session, client: OAuthClient, scope: str) -> dict[str, Any]:
+    """client_credentials for a machine MCP client: an access token for its resource, bound
+    to it like a user's (B5), with no user — `sub` is the client (RFC 9068 §2.2) and no
+    profile claim is present, so the MCP server can tell it is serving a client."""
+    resource = client.active_resource
+    claims: dict[str, Any] = {
+        "iss": issuer_for(resource.id),
+        "aud": [resource.mcp_server_url, resource.id],
+        "sub": client.id,
+        "client_id": client.id,
+        "azp": client.id,
+        "scope": scope,
+    }
+    ttl = current_app.config["ACCESS_TOKEN_TTL"]
+    token = _issue(db, claims, ttl, TokenKind.ACCESS, client.id, resource_id=resource.id)
+    token["scope"] = scope
+    return token
+
+
 def _issue(
     db: Session,
     claims: dict[str, Any],
@@ -95,6 +116,7 @@ def _issue(
     kind: str,
     client_id: str,
     code: AuthorizationCode | None = None,
+    resource_id: str | None = None,
 ) -> dict[str, Any]:
     now = database.utcnow().replace(microsecond=0)
     jti = new_secret()
@@ -107,7 +129,7 @@ def _issue(
             kind=kind,
             subject=claims["sub"],
             client_id=client_id,
-            resource_id=code.resource_id if code else None,
+            resource_id=code.resource_id if code else resource_id,
             authorization_code_id=code.id if code else None,
             issued_at=now,
             expires_at=now + timedelta(seconds=ttl),

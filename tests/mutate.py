@@ -1036,6 +1036,72 @@ def decide() -> Response:
             "tests/test_oidc_linking.py::test_abandoned_starts_are_bounded_and_only_the_oldest_are_forgotten",
         ),
     ),
+    Mutant(
+        "R1",
+        "the MCP server's CORS hides WWW-Authenticate (a browser client cannot find the broker)",
+        "mcp_server/cors.py",
+        'EXPOSED_HEADERS = ("WWW-Authenticate", "Mcp-Session-Id")',
+        'EXPOSED_HEADERS = ("Mcp-Session-Id",)',
+        ("tests/mcp_server/test_cors.py",),
+    ),
+    Mutant(
+        "R1",
+        "the MCP server's Host check accepts any Host (DNS rebinding)",
+        "mcp_server/host_guard.py",
+        "        if host == self.netloc:",
+        "        if True:",
+        ("tests/mcp_server/test_cors.py",),
+    ),
+    Mutant(
+        "R2",
+        "the MCP server never asks the broker, whatever MCP_TOKEN_CHECK says",
+        "mcp_server/token_verifier.py",
+        "        if self.introspector is not None and not await self.introspector.is_active(",
+        "        if False and not await self.introspector.is_active(",
+        ("tests/mcp_server/test_token_check.py",),
+    ),
+    Mutant(
+        "R2",
+        "a failed introspection is not reported as the broker's outage",
+        "mcp_server/access_guard.py",
+        "        except (JwksUnavailableError, IntrospectionUnavailableError):",
+        "        except JwksUnavailableError:",
+        ("tests/mcp_server/test_token_check.py",),
+    ),
+    Mutant(
+        "B16",
+        "a machine client's client_credentials request may name any resource",
+        "mock_broker/oauth_server.py",
+        """        if len(values) > 1 or (values and not client.active_resource.matches(values[0])):
+            raise InvalidTargetError("The resource is unknown or not registered for this client.")
+        allowed""",
+        "        allowed",
+        ("tests/broker/test_machine_clients.py",),
+    ),
+    Mutant(
+        "B16",
+        "a machine client may ask for offline_access",
+        "mock_broker/oauth_server.py",
+        "        if allowed is None or OFFLINE_ACCESS in allowed.split():",
+        "        if allowed is None:",
+        ("tests/broker/test_machine_clients.py",),
+    ),
+    Mutant(
+        "B16",
+        "any client registered at the broker may use client_credentials",
+        "mock_broker/models.py",
+        "        return grant_type in self.grant_types",
+        "        return True",
+        ("tests/broker/test_machine_clients.py",),
+    ),
+    Mutant(
+        "B16",
+        "the MCP server reports an agent's token as a user's",
+        "mcp_server/tools.py",
+        '    return "client" if claims.get("sub") == claims.get("client_id") else "user"',
+        '    return "user"',
+        ("tests/mcp_server/test_machine_clients.py",),
+    ),
 )
 
 

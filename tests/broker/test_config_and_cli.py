@@ -164,9 +164,26 @@ def test_cli_registers_a_customer_resource_and_client(app):
         assert registered.scopes_supported == ["files:read", "offline_access"]
 
 
+def test_cli_registers_a_machine_client_for_client_credentials(app):
+    result = app.test_cli_runner().invoke(
+        args=["register-machine-client", "--name", "Nightly agent", "--resource", "res_dev_notes"]
+    )
+
+    assert result.exit_code == 0, result.output
+    client_id = result.output.split("client_id=")[1].split()[0]
+    assert "client_secret=" in result.output
+    with app.app_context():
+        client = database.session().get(OAuthClient, client_id)
+        assert client.grant_types == ["client_credentials"]
+        assert client.redirect_uris == []
+        assert client.token_endpoint_auth_method == "client_secret_basic"
+
+
 @pytest.mark.parametrize(
     "args",
     [
+        ["register-machine-client", "--name", "x", "--resource", "res_missing"],
+        ["register-machine-client", "--name", "x\u202e", "--resource", "res_dev_notes"],
         [
             "register-client",
             "--name",
@@ -223,6 +240,8 @@ def test_cli_registers_a_customer_resource_and_client(app):
         ],
     ],
     ids=[
+        "machine-unknown-resource",
+        "machine-bidi-name",
         "http-redirect",
         "fragment",
         "unknown-resource",

@@ -15,7 +15,13 @@ from mock_broker.registration import (
     register_client,
     register_resource,
 )
-from mock_broker.seed import DEV_CONNECTION_ID, DEV_MCP_SERVER_URL, DEV_RESOURCE_ID
+from mock_broker.seed import (
+    DEV_CONNECTION_ID,
+    DEV_INTROSPECTION_CLIENT_ID,
+    DEV_INTROSPECTION_CLIENT_SECRET,
+    DEV_MCP_SERVER_URL,
+    DEV_RESOURCE_ID,
+)
 from tests.broker.flows import TIMEOUT
 
 OTHER_RESOURCE_ID = "res_other_files"
@@ -68,6 +74,17 @@ def test_introspection_of_an_active_access_token(broker, credentials):
     assert claims["iss"] == broker.issuer
     assert claims["sub"].startswith("usr_")
     assert claims["exp"] > claims["iat"]
+
+
+def test_the_seeded_sample_server_credentials_introspect_the_dev_resource(broker):
+    """What `MCP_TOKEN_CHECK=introspection` uses locally: seeded, fixed, documented."""
+    body = broker.tokens("notes:read")
+    seeded = (DEV_INTROSPECTION_CLIENT_ID, DEV_INTROSPECTION_CLIENT_SECRET)
+
+    wrong = (DEV_INTROSPECTION_CLIENT_ID, "wrong")
+
+    assert _introspect(broker, body["access_token"], seeded).json()["active"] is True
+    assert _introspect(broker, body["access_token"], wrong).json()["error"] == "invalid_client"
 
 
 def test_introspection_of_a_refresh_token(broker, credentials):

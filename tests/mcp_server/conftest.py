@@ -18,7 +18,12 @@ from mock_broker.database import init_db
 from tests.broker.flows import Broker
 from tests.databases import database_url, dispose
 from tests.mcp_server.live_asgi import LiveAsgiServer
-from tests.mcp_server.stack import JwksCounter, McpStack, register_resource
+from tests.mcp_server.stack import (
+    JwksCounter,
+    McpStack,
+    register_resource,
+    resource_server_credentials,
+)
 from tests.servers import LiveServer
 
 LOGIN_ENDPOINT = "http://127.0.0.1:9/login"  # never contacted: redirects are not followed
@@ -57,17 +62,28 @@ def broker(broker_and_counter: tuple[Broker, JwksCounter]) -> Broker:
 
 @pytest.fixture
 def jwks_counter(broker_and_counter: tuple[Broker, JwksCounter]) -> JwksCounter:
-    """Counts the broker's JWKS requests (GET /keys) over HTTP."""
+    """Counts the broker's JWKS requests (GET /keys) and introspections over HTTP."""
     return broker_and_counter[1]
 
 
-def serve_stack(broker: Broker, servers: list[LiveAsgiServer], **overrides) -> McpStack:
+def serve_stack(
+    broker: Broker, servers: list[LiveAsgiServer], introspection: bool = False, **overrides
+) -> McpStack:
     """Start an MCP server (Settings overridable) registered as a new broker resource; the
-    server is appended to `servers`, for the caller to stop."""
+    server is appended to `servers`, for the caller to stop. `introspection=True`: it checks
+    tokens at the broker, with a resource-server client of its own."""
     server = LiveAsgiServer()
     servers.append(server)
     url = f"{server.url}/mcp"
     resource_id, client_id = register_resource(broker, url)
+    if introspection:
+        rsc_id, rsc_secret = resource_server_credentials(broker, resource_id)
+        overrides = {
+            "token_check": "introspection",
+            "introspection_client_id": rsc_id,
+            "introspection_client_secret": rsc_secret,
+            **overrides,
+        }
     settings = Settings(
         server_url=url,
         broker_env_url=broker.url,
@@ -83,7 +99,13 @@ def serve_stack(broker: Broker, servers: list[LiveAsgiServer], **overrides) -> M
 def start_stack(broker: Broker) -> Iterator:
     """Factory: start an MCP server (Settings overridable) registered as a new broker resource."""
     servers: list[LiveAsgiServer] = []
-    yield lambda **overrides: serve_stack(broker, servers, **overrides)
+
+    def start(introspection: bool = False, **overrides) -> McpStack:
+        """`introspection=True`: the server checks tokens at the broker, with credentials of
+        its own (a resource-server client for its resource, as an operator would create)."""
+        return serve_stack(broker, servers, introspection=introspection, **overrides)
+
+    yield start
     for server in servers:
         server.stop()
 

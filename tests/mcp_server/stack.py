@@ -16,6 +16,7 @@ from joserfc import jws, jwt
 from mcp import ClientSession
 from mcp.client.auth.utils import extract_field_from_www_auth
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from mcp_server import Settings
 from mock_broker import database, keys, registration
@@ -39,15 +40,19 @@ ALICE = {
 
 
 class JwksCounter:
-    """WSGI wrapper around the broker counting GET /keys: how often the MCP server fetched."""
+    """WSGI wrapper around the broker counting GET /keys (how often the MCP server fetched
+    the JWKS) and POST /oauth/introspect (how often it asked about a token)."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.count = 0
+        self.introspections = 0
 
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] == "GET" and environ["PATH_INFO"] == "/keys":
             self.count += 1
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/oauth/introspect":
+            self.introspections += 1
         return self.app(environ, start_response)
 
 
@@ -67,6 +72,28 @@ def register_resource(broker: Broker, mcp_server_url: str) -> tuple[str, str]:
         )
         db.commit()
         return resource.id, client.id
+
+
+def resource_server_credentials(broker: Broker, resource_id: str) -> tuple[str, str]:
+    """The MCP server's own credentials for introspection, as `flask --app mock_broker
+    create-resource-server-client` makes them."""
+    with broker.app.app_context():
+        db = database.session()
+        client, secret = registration.create_resource_server_client(
+            db, "Notes under test (introspection)", resource_id
+        )
+        db.commit()
+        return client.id, secret
+
+
+def revoke(broker: Broker, token: str, client_id: str) -> None:
+    """RFC 7009 revocation by the client the token was issued to (a public client)."""
+    response = requests.post(
+        f"{broker.url}/oauth/revoke",
+        data={"token": token, "client_id": client_id},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
 
 
 def broker_token(
@@ -104,6 +131,36 @@ def kid_of(token: str) -> str:
     return jws.extract_compact(token.encode()).protected["kid"]
 
 
+class MachineTokenStorage:
+    """Token storage for the SDK's client_credentials provider (no client info to keep)."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return None
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        pass
+
+
+def machine_client(stack: McpStack) -> tuple[str, str]:
+    """What `flask --app mock_broker register-machine-client --resource res_…` does."""
+    with stack.broker.app.app_context():
+        db = database.session()
+        client, secret = registration.register_machine_client(
+            db, "Nightly report agent", stack.settings.resource_id
+        )
+        db.commit()
+        return client.id, secret
+
+
 @dataclass
 class McpStack:
     broker: Broker
@@ -134,6 +191,9 @@ class McpStack:
         }
         claims.update(changes)
         return claims
+
+    def revoke(self, token: str) -> None:
+        revoke(self.broker, token, self.client_id)
 
     def post_tool_call(self, token: str | None, tool: str = "whoami") -> requests.Response:
         """A raw JSON-RPC tools/call POST (the guard answers before any MCP session exists)."""

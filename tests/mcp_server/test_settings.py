@@ -59,3 +59,4 @@ def test_the_start_message_says_how_to_connect():
 
     assert "http://127.0.0.1:5003/mcp" in message
     assert "http://127.0.0.1:5001/resources/res_dev_notes" in message
+    assert "jwt, locally (a revoked token works until it expires)" in message
