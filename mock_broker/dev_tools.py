@@ -30,6 +30,8 @@ from sqlalchemy import select
 from mock_broker import consent_memory, database, faults, refresh_tokens, tokens
 from mock_broker.errors import error_page
 from mock_broker.models import (
+    BrokerUser,
+    ConsentGrant,
     IssuedToken,
     LoginRequest,
     OAuthClient,
@@ -42,12 +44,130 @@ bp = Blueprint("dev_tools", __name__, url_prefix="/dev")
 _LIMIT = 50
 
 
+def _people(db, user_ids, client_ids) -> dict[str, dict]:
+    """The users and clients a page names, by id, so every page shows them the same way
+    (templates/_qa.html): a user by email and `usr_…` id, a client by name, each a link."""
+    user_ids, client_ids = {i for i in user_ids if i}, {i for i in client_ids if i}
+    users = db.scalars(select(BrokerUser).where(BrokerUser.id.in_(user_ids))) if user_ids else []
+    clients = (
+        db.scalars(select(OAuthClient).where(OAuthClient.id.in_(client_ids))) if client_ids else []
+    )
+    return {"users": {u.id: u for u in users}, "clients": {c.id: c for c in clients}}
+
+
+def _merged(rows: dict, named: dict) -> dict:
+    """Token rows with the users and clients of both lookups."""
+    return {
+        **rows,
+        "users": {**rows["users"], **named["users"]},
+        "clients": {**rows["clients"], **named["clients"]},
+    }
+
+
+def _token_rows(db, issued, refresh) -> dict:
+    issued, refresh = list(issued), list(refresh)
+    return {
+        "issued": [(row, tokens.is_active(db, row)) for row in issued],
+        "refresh": [(row, refresh_tokens.is_active(db, row)) for row in refresh],
+        **_people(
+            db,
+            [row.subject for row in issued] + [row.user_id for row in refresh],
+            [row.client_id for row in issued] + [row.client_id for row in refresh],
+        ),
+    }
+
+
 @bp.get("/login-requests")
 def login_requests() -> str:
-    rows = database.session().scalars(
-        select(LoginRequest).order_by(LoginRequest.created_at.desc()).limit(_LIMIT)
+    db = database.session()
+    rows = list(
+        db.scalars(select(LoginRequest).order_by(LoginRequest.created_at.desc()).limit(_LIMIT))
     )
-    return render_template("dev_login_requests.html", login_requests=list(rows))
+    return render_template(
+        "dev_login_requests.html",
+        login_requests=rows,
+        **_people(db, [r.user_id for r in rows], [r.client_id for r in rows]),
+    )
+
+
+@bp.get("/users/<user_id>")
+def user_details(user_id: str) -> ResponseReturnValue:
+    """Everything the broker holds about one user, newest first."""
+    db = database.session()
+    user = db.get(BrokerUser, user_id)
+    if user is None:
+        return error_page("not_found", "No user with that id (it may have been purged).", 404)
+    requests_ = list(
+        db.scalars(
+            select(LoginRequest)
+            .where(LoginRequest.user_id == user_id)
+            .order_by(LoginRequest.created_at.desc())
+            .limit(_LIMIT)
+        )
+    )
+    issued = db.scalars(
+        select(IssuedToken)
+        .where(IssuedToken.subject == user_id)
+        .order_by(IssuedToken.issued_at.desc())
+        .limit(_LIMIT)
+    )
+    refresh = db.scalars(
+        select(RefreshToken)
+        .where(RefreshToken.user_id == user_id)
+        .order_by(RefreshToken.issued_at.desc())
+        .limit(_LIMIT)
+    )
+    consents = list(db.scalars(select(ConsentGrant).where(ConsentGrant.user_id == user_id)))
+    rows = _token_rows(db, issued, refresh)
+    named = _people(
+        db, [user_id], [r.client_id for r in requests_] + [c.client_id for c in consents]
+    )
+    return render_template(
+        "dev_user.html",
+        user=user,
+        login_requests=requests_,
+        consents=consents,
+        **_merged(rows, named),
+    )
+
+
+@bp.get("/clients/<path:client_id>")
+def client_details(client_id: str) -> ResponseReturnValue:
+    """One client: how it registered, its metadata, and what was issued to it."""
+    db = database.session()
+    client = db.get(OAuthClient, client_id)
+    if client is None:
+        return error_page("not_found", "No client with that id (it may have been purged).", 404)
+    requests_ = list(
+        db.scalars(
+            select(LoginRequest)
+            .where(LoginRequest.client_id == client_id)
+            .order_by(LoginRequest.created_at.desc())
+            .limit(_LIMIT)
+        )
+    )
+    issued = db.scalars(
+        select(IssuedToken)
+        .where(IssuedToken.client_id == client_id)
+        .order_by(IssuedToken.issued_at.desc())
+        .limit(_LIMIT)
+    )
+    refresh = db.scalars(
+        select(RefreshToken)
+        .where(RefreshToken.client_id == client_id)
+        .order_by(RefreshToken.issued_at.desc())
+        .limit(_LIMIT)
+    )
+    consents = list(db.scalars(select(ConsentGrant).where(ConsentGrant.client_id == client_id)))
+    rows = _token_rows(db, issued, refresh)
+    named = _people(db, [r.user_id for r in requests_] + [c.user_id for c in consents], [client_id])
+    return render_template(
+        "dev_client.html",
+        client=client,
+        login_requests=requests_,
+        consents=consents,
+        **_merged(rows, named),
+    )
 
 
 @bp.get("/clients")
@@ -89,16 +209,19 @@ def issued_tokens() -> str:
     refresh = db.scalars(select(RefreshToken).order_by(RefreshToken.issued_at.desc()).limit(_LIMIT))
     return render_template(
         "dev_tokens.html",
-        issued=[(row, tokens.is_active(db, row)) for row in issued],
-        refresh=[(row, refresh_tokens.is_active(db, row)) for row in refresh],
         refresh_policy=current_app.config["REFRESH_TOKEN_POLICY"],
+        **_token_rows(db, issued, refresh),
     )
 
 
 @bp.get("/consents")
 def consents() -> str:
+    db = database.session()
+    grants = list(consent_memory.all_grants(db))
     return render_template(
-        "dev_consents.html", consents=consent_memory.all_grants(database.session())
+        "dev_consents.html",
+        consents=grants,
+        **_people(db, [g.user_id for g in grants], [g.client_id for g in grants]),
     )
 
 

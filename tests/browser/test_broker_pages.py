@@ -436,3 +436,20 @@ def test_fault_switchboard_form(page, stack):
         ).click()
     expect(page.get_by_text("No faults armed")).to_be_visible()
     assert console.csp_violations() == []
+
+
+def test_qa_rows_link_to_the_user_and_client_details(page, stack, something_happened):
+    """A user is shown one way in every view (email and `usr_…` id), linking to a page with
+    everything the broker holds about them; a client links to its own page."""
+    page, console = page
+    page.goto(f"{stack.broker.url}/dev/tokens")
+    page.get_by_role("link", name="alice@example.com").first.click()
+    page.wait_for_url(f"{stack.broker.url}/dev/users/usr_*")
+    expect(page.get_by_role("heading", level=1)).to_have_text("alice@example.com")
+    expect(page.get_by_role("table").first).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Broker demo").first.click()
+    page.wait_for_url(f"{stack.broker.url}/dev/clients/demo_client")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Broker demo")
+    assert_accessible(page)
+    assert console.csp_violations() == []
