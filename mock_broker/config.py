@@ -40,6 +40,8 @@ _SETTINGS: tuple[tuple[str, str, str], ...] = (
     # Who gets a refresh token (REFRESH_TOKEN_POLICIES): `refresh_grant`, every client
     # registered for the refresh_token grant; `offline_access`, only when that scope was granted.
     ("REFRESH_TOKEN_POLICY", "MOCK_BROKER_REFRESH_TOKEN_POLICY", "refresh_grant"),
+    # The customer side's BROKER_RETRIES, so the switchboard can say what its retries absorb.
+    ("CUSTOMER_RETRIES", "MOCK_BROKER_CUSTOMER_RETRIES", "2"),
     # How the browser's return through the callback is checked (B12). `bound`: the request is
     # bound to the browser that called /oauth/authorize, and the profile post's answer names
     # the callback URL with a one-time value; `state-only`: exactly the documented contract.
@@ -125,6 +127,12 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
             f"MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to {MAX_REFRESH_REUSE_GRACE} seconds "
             "(B15: a longer window leaves a stolen, rotated refresh token unpunished longer)."
         )
+    try:
+        config["CUSTOMER_RETRIES"] = int(config["CUSTOMER_RETRIES"])
+    except (TypeError, ValueError):
+        raise ConfigError("MOCK_BROKER_CUSTOMER_RETRIES must be a whole number.") from None
+    if not 0 <= config["CUSTOMER_RETRIES"] <= 10:
+        raise ConfigError("MOCK_BROKER_CUSTOMER_RETRIES must be 0 to 10.")
     if config["REFRESH_TOKEN_POLICY"] not in REFRESH_TOKEN_POLICIES:
         raise ConfigError(
             "MOCK_BROKER_REFRESH_TOKEN_POLICY must be one of " + ", ".join(REFRESH_TOKEN_POLICIES)

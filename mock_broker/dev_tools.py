@@ -249,9 +249,12 @@ def _switchboard(
 ) -> ResponseReturnValue:
     """The switchboard; after a refused form, with the problem shown at its field and the
     values as typed, answered 400 (the form was refused; nothing was armed)."""
+    retries = current_app.config["CUSTOMER_RETRIES"]
+    armed = faults.active_faults(database.session())
     page = render_template(
         "dev_faults.html",
-        faults=faults.active_faults(database.session()),
+        faults=[(fault, faults.customer_side_sees(fault, retries)) for fault in armed],
+        customer_retries=retries,
         targets=faults.TARGETS,
         switches=faults.SWITCHES,
         max_delay=faults.MAX_DELAY,

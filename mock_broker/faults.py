@@ -232,3 +232,29 @@ def injectable(target: str) -> Callable[[Callable[..., object]], Callable[..., o
         return wrapper
 
     return decorate
+
+
+#: The answers the customer side's broker client retries (identity/broker_client.py).
+RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def customer_side_sees(fault: Fault, retries: int) -> str | None:
+    """What an armed fault on the profile post does to the customer side, whose broker client
+    tries `retries` more times on a 5xx (MOCK_BROKER_CUSTOMER_RETRIES mirrors its
+    BROKER_RETRIES) and fetches a new M2M token once on a 401 — so QA can tell how many
+    failures a sign-in absorbs before the user sees the "couldn't finish" page."""
+    if fault.target != USER_ENDPOINT or not fault.status:
+        return None
+    left, attempts = fault.remaining_count, retries + 1
+    if fault.status in RETRIED_STATUSES:
+        if left <= retries:
+            return f"absorbed: the next sign-in's profile post succeeds on attempt {left + 1}"
+        return (
+            f"the next sign-in fails after {attempts} attempts and shows 'Try again'"
+            f" ({left - attempts} left after it)"
+        )
+    if fault.status == 401:
+        if left == 1:
+            return "absorbed: the customer side fetches a new M2M token once and posts again"
+        return "the next sign-in fails: one new M2M token does not get past it"
+    return f"not retried: the next {left} sign-in(s) show the failure page"

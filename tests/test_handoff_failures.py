@@ -181,3 +181,27 @@ def test_a_locked_sqlite_database_is_a_503_that_loses_nothing(fresh_stack, tmp_p
     assert login.status == 200
     redirect = browser.approve(browser.follow(browser.sign_in_with_password(login)))
     assert browser.exchange(redirect["code"][0], authorization.verifier).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("count", "says", "outcome"),
+    [
+        (2, "absorbed: the next sign-in's profile post succeeds on attempt 3", 303),
+        (3, "the next sign-in fails after 3 attempts and shows 'Try again' (0 left after it)", 502),
+    ],
+)
+def test_the_switchboard_says_what_the_customer_sides_retries_absorb(stack, count, says, outcome):
+    """QA arms failures and reads how many a sign-in absorbs; the real customer side (its
+    default BROKER_RETRIES, 2) then does exactly that."""
+    browser = stack.browser()
+    login = browser.page("GET", browser.authorize().login_url)
+    faults.inject(stack.broker.app, faults.USER_ENDPOINT, status=503, count=count)
+    switchboard = browser.page("GET", f"{stack.broker.url}/dev/faults")
+    assert switchboard.soup.select_one("td.customer-sees").get_text() == says
+    assert "retries a profile post that got a 5xx 2 more" in switchboard.text()
+
+    assert browser.sign_in_with_password(login).status == outcome
+    with stack.broker.app.app_context():
+        from mock_broker import database
+
+        assert faults.active_faults(database.session()) == []  # every failure was spent

@@ -42,6 +42,8 @@ def app(tmp_path):
         ({"REFRESH_REUSE_GRACE": -1}, "MOCK_BROKER_REFRESH_REUSE_GRACE must be 0 to 60"),
         ({"REFRESH_REUSE_GRACE": "10s"}, "REFRESH_REUSE_GRACE must be a whole number"),
         ({"CALLBACK_MODE": "off"}, "MOCK_BROKER_CALLBACK_MODE must be one of bound, state-only"),
+        ({"CUSTOMER_RETRIES": "many"}, "MOCK_BROKER_CUSTOMER_RETRIES must be a whole number"),
+        ({"CUSTOMER_RETRIES": 11}, "MOCK_BROKER_CUSTOMER_RETRIES must be 0 to 10"),
         (
             {"REFRESH_TOKEN_POLICY": "always"},
             "MOCK_BROKER_REFRESH_TOKEN_POLICY must be one of refresh_grant, offline_access",
