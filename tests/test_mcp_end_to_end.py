@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
@@ -173,6 +174,11 @@ def test_official_mcp_client_signs_in_through_the_customer_side(deployment):
     assert not storage.client_info.client_id.startswith("https://")
     # The browser went through the customer login: the broker's redirect carried iss (B6).
     assert len(user.callback.received) >= 1 and "iss=" in user.callback.received[0]
+    # Step-up: connecting needs only notes:read (the 401's scope); add_note's 403
+    # insufficient_scope made the SDK authorize again for the union, through "Continue as".
+    scopes = [parse_qs(urlsplit(url).query)["scope"][0].split() for url in user.authorization_urls]
+    assert len(scopes) == 2 and "notes:write" not in scopes[0]
+    assert {"notes:read", "notes:write"} <= set(scopes[1])
     assert storage.tokens is not None and storage.tokens.refresh_token  # offline_access
 
 
