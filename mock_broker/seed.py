@@ -106,7 +106,10 @@ def seed(app: Flask) -> None:
         demo.redirect_uris = demo_redirect
         demo.grant_types = list(DEFAULT_GRANT_TYPES)
         demo.registration_method = RegistrationMethod.SEEDED
-    _seed_debugger_client(db, debugger_redirect_uri(app.config["ENV_URL"]))
+    if app.config["ENV"] == "development":
+        _seed_debugger_client(db, debugger_redirect_uri(app.config["ENV_URL"]))
+    else:
+        _disable_debugger_client(db)
     db.commit()
 
 
@@ -129,3 +132,13 @@ def _seed_debugger_client(db: Session, redirect_uri: str) -> None:
     debugger.secret_hash = secret_hash(DEBUGGER_CLIENT_SECRET)
     debugger.grant_types = list(DEFAULT_GRANT_TYPES)
     debugger.registration_method = RegistrationMethod.SEEDED
+
+
+def _disable_debugger_client(db: Session) -> None:
+    """Outside development there is no debugger page, and the client's secret is public: a
+    database seeded in development keeps the row (codes and tokens refer to it) but the
+    client can no longer start a sign-in, redeem a code or refresh."""
+    debugger = db.get(OAuthClient, DEBUGGER_CLIENT_ID)
+    if debugger is not None:
+        debugger.redirect_uris = []
+        debugger.grant_types = []

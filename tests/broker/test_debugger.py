@@ -191,3 +191,24 @@ def test_debugger_callback_refuses_another_issuer(broker):
     assert response.status_code == 400
     assert "invalid_issuer" in response.text
     assert 'id="token-response"' not in response.text
+
+
+def test_debugger_callback_refuses_another_state(broker):
+    """A response whose `state` is not the one this browser's request carried (a code
+    injected from another sign-in) is refused before any code is redeemed."""
+    browser = requests.Session()
+    built = _build(broker, browser, resource=DEV_RESOURCE_ID, scope="notes:read")
+    back = _sign_in(broker, browser, _authorization_url(built.text))
+    query = {
+        name: values[0]
+        for name, values in parse_qs(urlsplit(back.headers["Location"]).query).items()
+    }
+    query["state"] = "not-" + query["state"]
+
+    response = browser.get(
+        f"{broker.url}/dev/debugger/callback?{urlencode(query)}", timeout=TIMEOUT
+    )
+
+    assert response.status_code == 400
+    assert "invalid_state" in response.text
+    assert 'id="token-response"' not in response.text
