@@ -436,3 +436,38 @@ def test_fault_switchboard_form(page, stack):
         ).click()
     expect(page.get_by_text("No faults armed")).to_be_visible()
     assert console.csp_violations() == []
+
+
+def test_debugger_refuses_then_builds_and_runs_a_request(page, stack):
+    """The OAuth debugger in Chromium: a refused field is announced at the field, the built
+    request is a table, and the sign-in ends on the token, its claims and its introspection.
+    Every step is axe-clean."""
+    page, console = page
+    page.goto(f"{stack.broker.url}/dev/debugger")
+    expect(page.get_by_role("heading", level=1)).to_have_text("OAuth debugger")
+    expect(page.locator("nav a[aria-current='page']")).to_have_attribute("href", "/dev/debugger")
+    assert_accessible(page)
+
+    page.get_by_label("Scope").fill('notes:read "quoted"')
+    page.get_by_role("button", name="Build request").click()
+    assert_error_announced(page, "The scope must be")
+    expect(page.get_by_label("Scope")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page)
+
+    page.get_by_label("Scope").fill("notes:read")
+    page.get_by_label("Prompt").select_option("consent")
+    page.get_by_label("Login hint").fill(DEMO_EMAIL)
+    page.get_by_role("button", name="Build request").click()
+    parameters = page.get_by_role("table")
+    expect(parameters.get_by_role("row").filter(has_text="login_hint")).to_contain_text(DEMO_EMAIL)
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Send this request").click()
+    page.wait_for_url(f"{stack.idp.url}/login?**")
+    sign_in_at_customer(page, stack.broker.url)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{stack.broker.url}/dev/debugger/callback?**")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Token issued for")
+    expect(page.locator("#introspection")).to_contain_text('"active": true')
+    assert_accessible(page)
+    assert console.csp_violations() == []
