@@ -24,7 +24,16 @@ from urllib.parse import urlencode
 
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from flask import Blueprint, current_app, render_template, request, session
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -35,7 +44,7 @@ from mock_broker import database
 from mock_broker.demo import same_state
 from mock_broker.display_text import refused_character
 from mock_broker.errors import error_page
-from mock_broker.models import Resource
+from mock_broker.models import OAuthClient, Resource
 from mock_broker.resources import issuer_for
 from mock_broker.seed import DEBUGGER_CLIENT_ID, DEBUGGER_CLIENT_SECRET, debugger_redirect_uri
 
@@ -48,6 +57,7 @@ PROMPTS = ("", "consent", "login", "none")
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 MAX_SCOPE = 1000
 MAX_LOGIN_HINT = 320  # an email address at most
+MAX_CLAIMS = 4096  # characters of claim-override JSON: a QA value, not a document
 
 
 class _Refused(ValueError):
@@ -63,10 +73,15 @@ def _resources() -> list[Resource]:
 
 
 def _form(problem: dict[str, str] | None = None, **shown: Any) -> ResponseReturnValue:
+    overridden = database.session().scalars(
+        select(OAuthClient).where(OAuthClient.claim_overrides.is_not(None)).order_by(OAuthClient.id)
+    )
     page = render_template(
         "debugger.html",
         resources=_resources(),
         prompts=PROMPTS,
+        overrides=[(client.id, _pretty(client.claim_overrides)) for client in overridden],
+        max_claims=MAX_CLAIMS,
         problem=problem,
         values=request.form.to_dict() if request.method == "POST" else {},
         **shown,
@@ -112,7 +127,7 @@ def build() -> ResponseReturnValue:
     try:
         resource, scope, prompt, login_hint = _read_form()
     except _Refused as refused:
-        return _form({"field": refused.field, "message": f"Not built: {refused}"})
+        return _form({"form": "build", "field": refused.field, "message": f"Not built: {refused}"})
     env_url = current_app.config["ENV_URL"]
     verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
     session["debugger"] = {"verifier": verifier, "state": state, "resource_id": resource.id}
@@ -134,6 +149,46 @@ def build() -> ResponseReturnValue:
         params=params,
         chosen=resource,
     )
+
+
+def _read_claims() -> tuple[OAuthClient, dict[str, Any] | None]:
+    """The client and its overrides (None: empty, clearing them), or `_Refused`."""
+    client_id = request.form.get("client_id", "").strip()
+    client = database.session().get(OAuthClient, client_id) if len(client_id) <= 255 else None
+    if client is None:
+        raise _Refused("client_id", "No client has this id.")
+    text = request.form.get("claims", "").strip()
+    if not text:
+        return client, None
+    if len(text) > MAX_CLAIMS:
+        raise _Refused("claims", f"The claims must be at most {MAX_CLAIMS} characters of JSON.")
+    try:
+        claims = json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        raise _Refused(
+            "claims", 'The claims must be a JSON object, like {"tier": "gold"}.'
+        ) from None
+    if not isinstance(claims, dict):
+        raise _Refused("claims", 'The claims must be a JSON object, like {"tier": "gold"}.')
+    return client, claims
+
+
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (RFC 8259): a token carrying one is unreadable."""
+    raise ValueError(f"{name} is not JSON")
+
+
+@bp.post("/claims")
+def set_claims() -> ResponseReturnValue:
+    """Set (or, empty, clear) the custom claims merged into a client's access tokens."""
+    try:
+        client, claims = _read_claims()
+    except _Refused as refused:
+        return _form({"form": "claims", "field": refused.field, "message": f"Not saved: {refused}"})
+    client.claim_overrides = claims
+    database.session().commit()
+    flash(f"Claim overrides {'saved' if claims else 'cleared'} for {client.id}.")
+    return redirect(url_for("debugger.form"), 303)
 
 
 @bp.get("/callback")

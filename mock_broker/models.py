@@ -166,6 +166,9 @@ class OAuthClient(Base, ClientMixin):
     metadata_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When a user first let it in (its first code); a DCR client never used expires (E4).
     first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # QA only (the debugger page): merged into `custom_claims` of every access token issued
+    # to this client; None for none. Never settable by the client itself.
+    claim_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     resource: Mapped[Resource | None] = relationship(lazy="joined")
 

@@ -14,8 +14,13 @@ import pytest
 import requests
 
 from mock_broker import database
-from mock_broker.registration import register_resource
-from mock_broker.seed import DEBUGGER_CLIENT_ID, DEV_CONNECTION_ID, DEV_RESOURCE_ID
+from mock_broker.registration import register_machine_client, register_resource
+from mock_broker.seed import (
+    DEBUGGER_CLIENT_ID,
+    DEV_CONNECTION_ID,
+    DEV_MCP_SERVER_URL,
+    DEV_RESOURCE_ID,
+)
 from tests.broker.flows import TIMEOUT, LoginFlow, csrf_token
 
 
@@ -212,3 +217,114 @@ def test_debugger_callback_refuses_another_state(broker):
     assert response.status_code == 400
     assert "invalid_state" in response.text
     assert 'id="token-response"' not in response.text
+
+
+# -- per-client claim overrides --------------------------------------------------------------
+
+
+def _set_claims(broker, client_id: str, claims: str) -> requests.Response:
+    browser = requests.Session()
+    form = browser.get(f"{broker.url}/dev/debugger", timeout=TIMEOUT)
+    data = {"csrf_token": csrf_token(form.text), "client_id": client_id, "claims": claims}
+    return browser.post(
+        f"{broker.url}/dev/debugger/claims", data=data, allow_redirects=False, timeout=TIMEOUT
+    )
+
+
+@pytest.fixture
+def gold_debugger(broker):
+    """The debugger client's tokens carry custom claims tier=gold; cleared afterwards."""
+    overrides = '{"tier": "gold", "quota": 3, "aud": "https://elsewhere.example/mcp"}'
+    response = _set_claims(broker, DEBUGGER_CLIENT_ID, overrides)
+    assert response.status_code == 303, response.text
+    yield
+    assert _set_claims(broker, DEBUGGER_CLIENT_ID, "").status_code == 303
+
+
+def test_claim_overrides_reach_that_clients_tokens_only(broker, gold_debugger):
+    page = requests.get(f"{broker.url}/dev/debugger", timeout=TIMEOUT)
+    assert "&#34;tier&#34;: &#34;gold&#34;" in page.text or "&quot;tier&quot;" in page.text
+
+    browser = requests.Session()
+    built = _build(broker, browser, resource=DEV_RESOURCE_ID, scope="notes:read")
+    back = _sign_in(broker, browser, _authorization_url(built.text))
+    result = browser.get(back.headers["Location"], timeout=TIMEOUT)
+    claims = _pre_json(result.text, "token-claims")
+
+    assert claims["custom_claims"] == {
+        "tier": "gold",
+        "quota": 3,
+        "aud": "https://elsewhere.example/mcp",
+    }
+    # The overrides are custom claims only: the binding claims are the broker's (B5).
+    assert claims["aud"] == [DEV_MCP_SERVER_URL, DEV_RESOURCE_ID]
+    assert claims["client_id"] == DEBUGGER_CLIENT_ID
+    assert claims["iss"] == f"{broker.url}/resources/{DEV_RESOURCE_ID}"
+    other = broker.claims(broker.tokens(scope="notes:read")["access_token"])
+    assert "custom_claims" not in other
+
+
+def test_claim_overrides_merge_over_the_profiles_custom_attributes(broker):
+    flow = broker.start_login(scope="notes:read")
+    assert _set_claims(broker, flow.params["client_id"], '{"tier": "gold"}').status_code == 303
+    try:
+        assert flow.post_profile(custom_attributes={"tier": "free", "team": "a"}).ok
+        approved = flow.decide("approve")
+        code = parse_qs(urlsplit(approved.headers["Location"]).query)["code"][0]
+        token = flow.exchange(code).json()["access_token"]
+    finally:
+        assert _set_claims(broker, flow.params["client_id"], "").status_code == 303
+
+    assert broker.claims(token)["custom_claims"] == {"tier": "gold", "team": "a"}
+
+
+@pytest.mark.parametrize(
+    ("client_id", "claims", "field"),
+    [
+        ("mcp_nobody", '{"a": 1}', "client_id"),
+        (DEBUGGER_CLIENT_ID, "not json", "claims"),
+        (DEBUGGER_CLIENT_ID, "[1, 2]", "claims"),
+        (DEBUGGER_CLIENT_ID, '{"a": "' + "x" * 5000 + '"}', "claims"),
+        (DEBUGGER_CLIENT_ID, '{"a": NaN}', "claims"),
+    ],
+)
+def test_claim_overrides_refuse_bad_input_and_keep_what_was_typed(broker, client_id, claims, field):
+    response = _set_claims(broker, client_id, claims)
+
+    assert response.status_code == 400, response.text
+    assert 'role="alert"' in response.text
+    assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', response.text), field
+    typed = re.search(r'<textarea id="claims"[^>]*>(.*?)</textarea>', response.text, re.S)
+    assert typed and html.unescape(typed.group(1)) == claims  # nothing lost
+
+
+def test_claim_overrides_require_csrf(broker):
+    response = requests.post(
+        f"{broker.url}/dev/debugger/claims",
+        data={"client_id": DEBUGGER_CLIENT_ID, "claims": '{"a": 1}'},
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 400
+    assert "csrf_failed" in response.text
+
+
+def test_claim_overrides_reach_a_machine_clients_tokens_too(broker):
+    with broker.app.app_context():
+        db = database.session()
+        client, secret = register_machine_client(db, "QA agent", DEV_RESOURCE_ID)
+        db.commit()
+        client_id = client.id
+    assert _set_claims(broker, client_id, '{"tier": "gold"}').status_code == 303
+
+    response = requests.post(
+        f"{broker.url}/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "notes:read"},
+        auth=(client_id, secret),
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 200, response.text
+    claims = broker.claims(response.json()["access_token"])
+    assert claims["custom_claims"] == {"tier": "gold"}
+    assert claims["sub"] == client_id
