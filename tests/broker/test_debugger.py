@@ -328,3 +328,18 @@ def test_claim_overrides_reach_a_machine_clients_tokens_too(broker):
     claims = broker.claims(response.json()["access_token"])
     assert claims["custom_claims"] == {"tier": "gold"}
     assert claims["sub"] == client_id
+
+
+def test_cleared_claim_overrides_are_gone_from_the_page_and_the_tokens(broker):
+    assert _set_claims(broker, DEBUGGER_CLIENT_ID, '{"tier": "gold"}').status_code == 303
+    listed = f"<tr><td><code>{DEBUGGER_CLIENT_ID}</code></td><td><pre"
+    assert listed in requests.get(f"{broker.url}/dev/debugger", timeout=TIMEOUT).text
+
+    assert _set_claims(broker, DEBUGGER_CLIENT_ID, "").status_code == 303
+
+    assert listed not in requests.get(f"{broker.url}/dev/debugger", timeout=TIMEOUT).text
+    browser = requests.Session()
+    built = _build(broker, browser, resource=DEV_RESOURCE_ID, scope="notes:read")
+    back = _sign_in(broker, browser, _authorization_url(built.text))
+    result = browser.get(back.headers["Location"], timeout=TIMEOUT)
+    assert "custom_claims" not in _pre_json(result.text, "token-claims")

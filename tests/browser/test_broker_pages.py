@@ -471,3 +471,34 @@ def test_debugger_refuses_then_builds_and_runs_a_request(page, stack):
     expect(page.locator("#introspection")).to_contain_text('"active": true')
     assert_accessible(page)
     assert console.csp_violations() == []
+
+
+def test_debugger_claim_overrides_form(page, stack):
+    """The claim-override form: a refusal announced at its field with the text kept, then the
+    saved override in a table; axe-clean both ways."""
+    page, console = page
+    page.goto(f"{stack.broker.url}/dev/debugger")
+    overrides = page.get_by_role("region", name="Claim overrides")
+    try:
+        overrides.get_by_label("Client id").fill("debugger_client")
+        overrides.get_by_label("Claims").fill("[1, 2]")
+        overrides.get_by_role("button", name="Save overrides").click()
+        assert_error_announced(page, "must be a JSON object")
+        claims = page.get_by_role("region", name="Claim overrides").get_by_label("Claims")
+        expect(claims).to_have_attribute("aria-invalid", "true")
+        expect(claims).to_have_value("[1, 2]")
+        assert_accessible(page)
+
+        claims.fill('{"tier": "gold"}')
+        page.get_by_role("button", name="Save overrides").click()
+        expect(page.get_by_role("status")).to_contain_text("saved for debugger_client")
+        expect(page.get_by_role("row").filter(has_text="debugger_client")).to_contain_text("gold")
+        assert_accessible(page)
+    finally:
+        # The stack is shared: leave no override behind.
+        page.goto(f"{stack.broker.url}/dev/debugger")
+        form = page.get_by_role("region", name="Claim overrides")
+        form.get_by_label("Client id").fill("debugger_client")
+        form.get_by_role("button", name="Save overrides").click()
+    expect(page.get_by_text("No client has claim overrides")).to_be_visible()
+    assert console.csp_violations() == []
