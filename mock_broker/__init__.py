@@ -40,6 +40,7 @@ from mock_broker import (
     connections_api,
     consent,
     database,
+    debugger,
     demo,
     dev_tools,
     display_text,
@@ -92,6 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     if app.config["ENV"] == "development":
         app.register_blueprint(dev_tools.bp)
+        app.register_blueprint(debugger.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -74,7 +74,7 @@ def start() -> Response:
     return redirect(f"{env_url}/oauth/authorize?{query}", 303)
 
 
-def _same_state(received: str, expected: str) -> bool:
+def same_state(received: str, expected: str) -> bool:
     """Constant-time, on bytes: `compare_digest` raises TypeError for a str that is not ASCII,
     and `state=%C3%A9` was a 500 (E2)."""
     return secrets.compare_digest(
@@ -85,7 +85,7 @@ def _same_state(received: str, expected: str) -> bool:
 @bp.get("/demo/callback")
 def callback() -> Response:
     pending = session.pop("demo", None)
-    if pending is None or not _same_state(request.args.get("state", ""), pending["state"]):
+    if pending is None or not same_state(request.args.get("state", ""), pending["state"]):
         return error_page("invalid_state", "This demo sign-in was not started here. Start again.")
     issuer = issuer_for(DEV_RESOURCE_ID)
     if request.args.get("iss") != issuer:

@@ -166,6 +166,10 @@ class OAuthClient(Base, ClientMixin):
     metadata_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When a user first let it in (its first code); a DCR client never used expires (E4).
     first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # QA only (the debugger page): merged into `custom_claims` of every access token issued
+    # to this client; None for none (SQL NULL, not JSON null, so that "has overrides" is a
+    # plain IS NOT NULL). Never settable by the client itself.
+    claim_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     resource: Mapped[Resource | None] = relationship(lazy="joined")
 

@@ -96,7 +96,7 @@ def register_client(
     db: Session,
     name: str,
     redirect_uris: list[str],
-    resource_id: str,
+    resource_id: str | None,
     auth_method: str = "none",
     client_id: str | None = None,
     *,
@@ -104,7 +104,10 @@ def register_client(
     registration_method: str = RegistrationMethod.CLI,
     metadata: dict[str, object] | None = None,
 ) -> tuple[OAuthClient, str | None]:
-    """Register an MCP client; returns it and its secret (None for a public client)."""
+    """Register an MCP client; returns it and its secret (None for a public client).
+
+    `resource_id` None makes a client of no resource, whose requests each name one (the seeded
+    debugger client; CIMD clients are the same, but are never registered here)."""
     if auth_method not in CLIENT_AUTH_METHODS:
         raise RegistrationError(f"auth method must be one of {', '.join(CLIENT_AUTH_METHODS)}.")
     if not redirect_uris:

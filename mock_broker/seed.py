@@ -7,8 +7,10 @@ sides agree without copying strings. None of them is a secret: they exist only o
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from mock_broker import database, keys
+from mock_broker.identifiers import secret_hash
 from mock_broker.models import (
     Connection,
     M2MClient,
@@ -39,10 +41,22 @@ DEV_INTROSPECTION_CLIENT_SECRET = "dev-introspection-secret-not-for-production" 
 DEMO_CLIENT_ID = "demo_client"
 DEMO_CLIENT_NAME = "Broker demo"
 DEMO_REDIRECT_PATH = "/demo/callback"
+#: The OAuth debugger's client (/dev/debugger): confidential, so that it may introspect the
+#: tokens issued to it, and bound to no resource, so that it can sign in to every resource
+#: (each request names one with RFC 8707 `resource`, as a metadata-document client does).
+DEBUGGER_CLIENT_ID = "debugger_client"
+DEBUGGER_CLIENT_NAME = "Broker OAuth debugger"
+DEBUGGER_CLIENT_SECRET = "dev-debugger-secret-not-for-production"  # noqa: S105 - public dev value
+DEBUGGER_REDIRECT_PATH = "/dev/debugger/callback"
+DEBUGGER_AUTH_METHOD = "client_secret_post"
 
 
 def demo_redirect_uri(env_url: str) -> str:
     return env_url + DEMO_REDIRECT_PATH
+
+
+def debugger_redirect_uri(env_url: str) -> str:
+    return env_url + DEBUGGER_REDIRECT_PATH
 
 
 def seed(app: Flask) -> None:
@@ -92,4 +106,39 @@ def seed(app: Flask) -> None:
         demo.redirect_uris = demo_redirect
         demo.grant_types = list(DEFAULT_GRANT_TYPES)
         demo.registration_method = RegistrationMethod.SEEDED
+    if app.config["ENV"] == "development":
+        _seed_debugger_client(db, debugger_redirect_uri(app.config["ENV_URL"]))
+    else:
+        _disable_debugger_client(db)
     db.commit()
+
+
+def _seed_debugger_client(db: Session, redirect_uri: str) -> None:
+    """The debugger's client, its redirect URI and secret brought up to date like the demo's."""
+    debugger = db.get(OAuthClient, DEBUGGER_CLIENT_ID)
+    if debugger is None:
+        debugger, _ = register_client(
+            db,
+            DEBUGGER_CLIENT_NAME,
+            [redirect_uri],
+            None,
+            DEBUGGER_AUTH_METHOD,
+            client_id=DEBUGGER_CLIENT_ID,
+            registration_method=RegistrationMethod.SEEDED,
+        )
+    debugger.redirect_uris = [redirect_uri]
+    debugger.resource_id = None
+    debugger.token_endpoint_auth_method = DEBUGGER_AUTH_METHOD
+    debugger.secret_hash = secret_hash(DEBUGGER_CLIENT_SECRET)
+    debugger.grant_types = list(DEFAULT_GRANT_TYPES)
+    debugger.registration_method = RegistrationMethod.SEEDED
+
+
+def _disable_debugger_client(db: Session) -> None:
+    """Outside development there is no debugger page, and the client's secret is public: a
+    database seeded in development keeps the row (codes and tokens refer to it) but the
+    client can no longer start a sign-in, redeem a code or refresh."""
+    debugger = db.get(OAuthClient, DEBUGGER_CLIENT_ID)
+    if debugger is not None:
+        debugger.redirect_uris = []
+        debugger.grant_types = []

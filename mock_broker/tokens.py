@@ -84,6 +84,7 @@ def issue_access_token(
         claims["org_name"] = profile["organization_external_name"]  # mock choice
     if "custom_attributes" in profile:
         claims["custom_claims"] = profile["custom_attributes"]  # published name
+    _apply_claim_overrides(claims, client)
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _issue(db, claims, ttl, TokenKind.ACCESS, client.id, code)
     token["scope"] = scope
@@ -103,10 +104,23 @@ def issue_client_token(db: Session, client: OAuthClient, scope: str) -> dict[str
         "azp": client.id,
         "scope": scope,
     }
+    _apply_claim_overrides(claims, client)
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _issue(db, claims, ttl, TokenKind.ACCESS, client.id, resource_id=resource.id)
     token["scope"] = scope
     return token
+
+
+def _apply_claim_overrides(claims: dict[str, Any], client: OAuthClient) -> None:
+    """QA: the client's claim overrides (set on the debugger page), merged over the profile's
+    custom claims. Only inside `custom_claims`: an override can never change what binds the
+    token (`iss`, `aud`, `sub`, `client_id`, `scope`)."""
+    if client.claim_overrides:
+        custom = claims.get("custom_claims")
+        claims["custom_claims"] = {
+            **(custom if isinstance(custom, dict) else {}),
+            **client.claim_overrides,
+        }
 
 
 def _issue(

@@ -1102,6 +1102,16 @@ def decide() -> Response:
         '    return "user"',
         ("tests/mcp_server/test_machine_clients.py",),
     ),
+    Mutant(
+        "B5",
+        "a client's QA claim overrides are merged over the token's own claims (aud rebound)",
+        "mock_broker/tokens.py",
+        "    if client.claim_overrides:\n        custom",
+        "    if client.claim_overrides:\n"
+        "        claims.update(client.claim_overrides)\n"
+        "        custom",
+        ("tests/broker/test_debugger.py::test_claim_overrides_reach_that_clients_tokens_only",),
+    ),
 )
 
 

@@ -9,7 +9,12 @@ from mock_broker import create_app, database, faults
 from mock_broker.config import ConfigError
 from mock_broker.database import init_db
 from mock_broker.models import Fault, M2MClient, OAuthClient, Resource, SigningKey
-from mock_broker.seed import DEMO_CLIENT_ID
+from mock_broker.seed import (
+    DEBUGGER_CLIENT_ID,
+    DEBUGGER_CLIENT_SECRET,
+    DEMO_CLIENT_ID,
+    debugger_redirect_uri,
+)
 
 
 @pytest.fixture
@@ -274,3 +279,46 @@ def test_cli_fault_revocation_and_expiry_switches(app):
     revoked = runner.invoke(args=["revoke-m2m-tokens", "skc_dev_customer_idp"])
     assert "Revoked 0 token(s)." in revoked.output
     assert runner.invoke(args=["expire-login-request", "lri_missing"]).exit_code != 0
+
+
+def test_production_init_db_disables_the_debugger_client(app, tmp_path):
+    """The debugger client's secret is public: seeded in development, a production seed of
+    the same database leaves it unable to start a sign-in or use any grant."""
+    init_db(app)
+    production = create_app(
+        {
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "ENV": "production",
+            "SECRET_KEY": "a-real-secret",
+            "ENV_URL": "https://broker.example",
+        }
+    )
+    init_db(production)
+
+    client = production.test_client()
+    assert client.get("/dev/debugger").status_code == 404
+    authorize = client.get(
+        "/oauth/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": DEBUGGER_CLIENT_ID,
+            # The redirect URI the development seed registered.
+            "redirect_uri": debugger_redirect_uri(app.config["ENV_URL"]),
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+            "resource": "res_dev_notes",
+        },
+    )
+    assert authorize.status_code == 400
+    assert "Location" not in authorize.headers
+    token = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_id": DEBUGGER_CLIENT_ID,
+            "client_secret": DEBUGGER_CLIENT_SECRET,
+        },
+    )
+    assert token.status_code in (400, 401)
+    assert token.json["error"] == "unauthorized_client"

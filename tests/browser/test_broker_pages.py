@@ -453,3 +453,69 @@ def test_qa_rows_link_to_the_user_and_client_details(page, stack, something_happ
     expect(page.get_by_role("heading", level=1)).to_have_text("Broker demo")
     assert_accessible(page)
     assert console.csp_violations() == []
+
+
+def test_debugger_refuses_then_builds_and_runs_a_request(page, stack):
+    """The OAuth debugger in Chromium: a refused field is announced at the field, the built
+    request is a table, and the sign-in ends on the token, its claims and its introspection.
+    Every step is axe-clean."""
+    page, console = page
+    page.goto(f"{stack.broker.url}/dev/debugger")
+    expect(page.get_by_role("heading", level=1)).to_have_text("OAuth debugger")
+    expect(page.locator("nav a[aria-current='page']")).to_have_attribute("href", "/dev/debugger")
+    assert_accessible(page)
+
+    page.get_by_label("Scope").fill('notes:read "quoted"')
+    page.get_by_role("button", name="Build request").click()
+    assert_error_announced(page, "The scope must be")
+    expect(page.get_by_label("Scope")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page)
+
+    page.get_by_label("Scope").fill("notes:read")
+    page.get_by_label("Prompt").select_option("consent")
+    page.get_by_label("Login hint").fill(DEMO_EMAIL)
+    page.get_by_role("button", name="Build request").click()
+    parameters = page.get_by_role("table")
+    expect(parameters.get_by_role("row").filter(has_text="login_hint")).to_contain_text(DEMO_EMAIL)
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Send this request").click()
+    page.wait_for_url(f"{stack.idp.url}/login?**")
+    sign_in_at_customer(page, stack.broker.url)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{stack.broker.url}/dev/debugger/callback?**")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Token issued for")
+    expect(page.locator("#introspection")).to_contain_text('"active": true')
+    assert_accessible(page)
+    assert console.csp_violations() == []
+
+
+def test_debugger_claim_overrides_form(page, stack):
+    """The claim-override form: a refusal announced at its field with the text kept, then the
+    saved override in a table; axe-clean both ways."""
+    page, console = page
+    page.goto(f"{stack.broker.url}/dev/debugger")
+    overrides = page.get_by_role("region", name="Claim overrides")
+    try:
+        overrides.get_by_label("Client id").fill("debugger_client")
+        overrides.get_by_label("Claims").fill("[1, 2]")
+        overrides.get_by_role("button", name="Save overrides").click()
+        assert_error_announced(page, "must be a JSON object")
+        claims = page.get_by_role("region", name="Claim overrides").get_by_label("Claims")
+        expect(claims).to_have_attribute("aria-invalid", "true")
+        expect(claims).to_have_value("[1, 2]")
+        assert_accessible(page)
+
+        claims.fill('{"tier": "gold"}')
+        page.get_by_role("button", name="Save overrides").click()
+        expect(page.get_by_role("status")).to_contain_text("saved for debugger_client")
+        expect(page.get_by_role("row").filter(has_text="debugger_client")).to_contain_text("gold")
+        assert_accessible(page)
+    finally:
+        # The stack is shared: leave no override behind.
+        page.goto(f"{stack.broker.url}/dev/debugger")
+        form = page.get_by_role("region", name="Claim overrides")
+        form.get_by_label("Client id").fill("debugger_client")
+        form.get_by_role("button", name="Save overrides").click()
+    expect(page.get_by_text("No client has claim overrides")).to_be_visible()
+    assert console.csp_violations() == []
