@@ -7,6 +7,10 @@ the code at the token endpoint over HTTP, and shows the token response, the acce
 header and claims (signature checked against the published JWKS) and what introspection says
 about it.
 
+Any other registered client can be chosen too: the page then builds that client's request
+(its first redirect URI, a fresh PKCE pair whose verifier it shows) and decodes it, but the
+answer goes to that client's redirect URI, not back here.
+
 The debugger client belongs to no resource, so one client serves every resource, including
 ones registered after the seed: each request names its resource with RFC 8707 `resource`, and
 the broker binds it for that request exactly as for a metadata-document client. It is
@@ -72,6 +76,14 @@ def _resources() -> list[Resource]:
     return list(database.session().scalars(select(Resource).order_by(Resource.created_at)))
 
 
+def _clients() -> list[OAuthClient]:
+    """The clients a request can be built for: those with a redirect URI, newest first."""
+    rows = database.session().scalars(
+        select(OAuthClient).order_by(OAuthClient.created_at.desc()).limit(200)
+    )
+    return [client for client in rows if client.redirect_uris and client.id != DEBUGGER_CLIENT_ID]
+
+
 def _form(problem: dict[str, str] | None = None, **shown: Any) -> ResponseReturnValue:
     overridden = database.session().scalars(
         select(OAuthClient).where(OAuthClient.claim_overrides.is_not(None)).order_by(OAuthClient.id)
@@ -79,6 +91,8 @@ def _form(problem: dict[str, str] | None = None, **shown: Any) -> ResponseReturn
     page = render_template(
         "debugger.html",
         resources=_resources(),
+        clients=_clients(),
+        debugger_client_id=DEBUGGER_CLIENT_ID,
         prompts=PROMPTS,
         overrides=[(client.id, _pretty(client.claim_overrides)) for client in overridden],
         max_claims=MAX_CLAIMS,
@@ -94,13 +108,30 @@ def form() -> ResponseReturnValue:
     return _form()
 
 
-def _read_form() -> tuple[Resource, str, str, str]:
-    """The form's resource, scope, prompt and login_hint, or `_Refused` at the first bad one."""
+def _read_client() -> OAuthClient | None:
+    """The chosen client (None: the debugger's own), or `_Refused`."""
+    client_id = request.form.get("client", DEBUGGER_CLIENT_ID) or DEBUGGER_CLIENT_ID
+    if client_id == DEBUGGER_CLIENT_ID:
+        return None
+    client = database.session().get(OAuthClient, client_id) if len(client_id) <= 255 else None
+    if client is None or not client.redirect_uris:
+        raise _Refused("client", "Choose a registered client with a redirect URI.")
+    return client
+
+
+def _read_form() -> tuple[OAuthClient | None, Resource, str, str, str]:
+    """The form's client, resource, scope, prompt and login_hint, or `_Refused` at the first
+    bad one."""
     form = request.form
+    client = _read_client()
     resource_id = form.get("resource", "")
     resource = database.session().get(Resource, resource_id) if len(resource_id) <= 64 else None
     if resource is None:
         raise _Refused("resource", "Choose a registered resource.")
+    if client is not None and client.resource_id not in (None, resource.id):
+        raise _Refused(
+            "resource", f"That client belongs to the resource {client.resource_id}: choose it."
+        )
     scope = " ".join(form.get("scope", "").split())
     if len(scope) > MAX_SCOPE or (scope and not _SCOPE.fullmatch(scope)):
         raise _Refused(
@@ -118,23 +149,24 @@ def _read_form() -> tuple[Resource, str, str, str]:
             f"The login hint must be at most {MAX_LOGIN_HINT} characters, with no control "
             "or format characters.",
         )
-    return resource, scope, prompt, login_hint
+    return client, resource, scope, prompt, login_hint
 
 
 @bp.post("")
 def build() -> ResponseReturnValue:
     """Build the request and show it; the browser follows it from the page (a plain link)."""
     try:
-        resource, scope, prompt, login_hint = _read_form()
+        client, resource, scope, prompt, login_hint = _read_form()
     except _Refused as refused:
         return _form({"form": "build", "field": refused.field, "message": f"Not built: {refused}"})
     env_url = current_app.config["ENV_URL"]
     verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
-    session["debugger"] = {"verifier": verifier, "state": state, "resource_id": resource.id}
+    if client is None:  # ours: the answer comes back here to be decoded
+        session["debugger"] = {"verifier": verifier, "state": state, "resource_id": resource.id}
     params = {
         "response_type": "code",
-        "client_id": DEBUGGER_CLIENT_ID,
-        "redirect_uri": debugger_redirect_uri(env_url),
+        "client_id": client.id if client else DEBUGGER_CLIENT_ID,
+        "redirect_uri": client.redirect_uris[0] if client else debugger_redirect_uri(env_url),
         "scope": scope,
         "state": state,
         "code_challenge": create_s256_code_challenge(verifier),
@@ -148,6 +180,8 @@ def build() -> ResponseReturnValue:
         authorization_url=f"{env_url}/oauth/authorize?{urlencode(params)}",
         params=params,
         chosen=resource,
+        chosen_client=client,
+        verifier=verifier if client else None,
     )
 
 

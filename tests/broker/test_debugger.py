@@ -150,10 +150,14 @@ def test_debugger_signs_in_for_any_resource_and_shows_token_and_introspection(
         ({"resource": DEV_RESOURCE_ID, "scope": "a" * 2000}, "scope"),
         ({"resource": DEV_RESOURCE_ID, "login_hint": "x" * 1000}, "login_hint"),
         ({"resource": DEV_RESOURCE_ID, "login_hint": "a\u202eb"}, "login_hint"),
+        ({"resource": DEV_RESOURCE_ID, "client": "no_such_client"}, "client"),
+        ({"resource": "SECOND", "client": "demo_client"}, "resource"),
     ],
 )
-def test_debugger_refuses_bad_input_with_a_400_at_the_field(broker, fields, says):
+def test_debugger_refuses_bad_input_with_a_400_at_the_field(broker, second_resource, fields, says):
     browser = requests.Session()
+    if fields["resource"] == "SECOND":  # the demo client belongs to res_dev_notes only
+        fields = {**fields, "resource": second_resource[0]}
 
     response = _build(broker, browser, **fields)
 
@@ -343,3 +347,23 @@ def test_cleared_claim_overrides_are_gone_from_the_page_and_the_tokens(broker):
     back = _sign_in(broker, browser, _authorization_url(built.text))
     result = browser.get(back.headers["Location"], timeout=TIMEOUT)
     assert "custom_claims" not in _pre_json(result.text, "token-claims")
+
+
+def test_debugger_builds_a_request_for_any_registered_client(broker):
+    """Another client's request is built and shown decoded with its own redirect URI and a
+    fresh PKCE pair, and the broker accepts it; its answer goes to that client."""
+    browser = requests.Session()
+    page = _build(broker, browser, client="demo_client", resource=DEV_RESOURCE_ID)
+    assert page.status_code == 200, page.text
+    url = _authorization_url(page.text)
+    query = {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+    assert query["client_id"] == "demo_client"
+    assert query["redirect_uri"] == broker.demo_redirect_uri
+    assert query["code_challenge_method"] == "S256"
+    assert "not back here" in page.text
+    verifier = re.search(r"its\s+PKCE verifier is <code>([^<]+)</code>", page.text).group(1)
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    assert create_s256_code_challenge(verifier) == query["code_challenge"]
+    accepted = browser.get(url, allow_redirects=False, timeout=TIMEOUT)
+    assert accepted.status_code == 302 and "/login?" in accepted.headers["Location"]
