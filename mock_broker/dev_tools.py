@@ -55,24 +55,45 @@ def _people(db, user_ids, client_ids) -> dict[str, dict]:
     return {"users": {u.id: u for u in users}, "clients": {c.id: c for c in clients}}
 
 
-def _merged(rows: dict, named: dict) -> dict:
-    """Token rows with the users and clients of both lookups."""
-    return {
-        **rows,
-        "users": {**rows["users"], **named["users"]},
-        "clients": {**rows["clients"], **named["clients"]},
-    }
-
-
-def _token_rows(db, issued, refresh) -> dict:
+def _token_rows(db, issued, refresh, user_ids=(), client_ids=()) -> dict:
+    """Token and refresh-token rows with their state, and every user and client they (or the
+    extra `user_ids` and `client_ids`) name."""
     issued, refresh = list(issued), list(refresh)
     return {
         "issued": [(row, tokens.is_active(db, row)) for row in issued],
         "refresh": [(row, refresh_tokens.is_active(db, row)) for row in refresh],
         **_people(
             db,
-            [row.subject for row in issued] + [row.user_id for row in refresh],
-            [row.client_id for row in issued] + [row.client_id for row in refresh],
+            [row.subject for row in issued] + [row.user_id for row in refresh] + list(user_ids),
+            [row.client_id for row in issued + refresh] + list(client_ids),
+        ),
+    }
+
+
+def _held_by(db, by_user: bool, key: str) -> dict:
+    """What the broker holds about one user (`by_user`) or one client, newest first: the
+    login requests, tokens, refresh tokens and consents, and the users and clients named."""
+
+    def newest(model, column, order) -> list:
+        query = select(model).where(column == key).order_by(order.desc()).limit(_LIMIT)
+        return list(db.scalars(query))
+
+    owner = "user_id" if by_user else "client_id"
+    login_requests = newest(LoginRequest, getattr(LoginRequest, owner), LoginRequest.created_at)
+    issued_owner = IssuedToken.subject if by_user else IssuedToken.client_id
+    issued = newest(IssuedToken, issued_owner, IssuedToken.issued_at)
+    refresh = newest(RefreshToken, getattr(RefreshToken, owner), RefreshToken.issued_at)
+    consents = list(db.scalars(select(ConsentGrant).where(getattr(ConsentGrant, owner) == key)))
+    named = login_requests + consents
+    return {
+        "login_requests": login_requests,
+        "consents": consents,
+        **_token_rows(
+            db,
+            issued,
+            refresh,
+            user_ids=[row.user_id for row in named],
+            client_ids=[row.client_id for row in named],
         ),
     }
 
@@ -97,38 +118,7 @@ def user_details(user_id: str) -> ResponseReturnValue:
     user = db.get(BrokerUser, user_id)
     if user is None:
         return error_page("not_found", "No user with that id (it may have been purged).", 404)
-    requests_ = list(
-        db.scalars(
-            select(LoginRequest)
-            .where(LoginRequest.user_id == user_id)
-            .order_by(LoginRequest.created_at.desc())
-            .limit(_LIMIT)
-        )
-    )
-    issued = db.scalars(
-        select(IssuedToken)
-        .where(IssuedToken.subject == user_id)
-        .order_by(IssuedToken.issued_at.desc())
-        .limit(_LIMIT)
-    )
-    refresh = db.scalars(
-        select(RefreshToken)
-        .where(RefreshToken.user_id == user_id)
-        .order_by(RefreshToken.issued_at.desc())
-        .limit(_LIMIT)
-    )
-    consents = list(db.scalars(select(ConsentGrant).where(ConsentGrant.user_id == user_id)))
-    rows = _token_rows(db, issued, refresh)
-    named = _people(
-        db, [user_id], [r.client_id for r in requests_] + [c.client_id for c in consents]
-    )
-    return render_template(
-        "dev_user.html",
-        user=user,
-        login_requests=requests_,
-        consents=consents,
-        **_merged(rows, named),
-    )
+    return render_template("dev_user.html", user=user, **_held_by(db, True, user_id))
 
 
 @bp.get("/clients/<path:client_id>")
@@ -138,36 +128,7 @@ def client_details(client_id: str) -> ResponseReturnValue:
     client = db.get(OAuthClient, client_id)
     if client is None:
         return error_page("not_found", "No client with that id (it may have been purged).", 404)
-    requests_ = list(
-        db.scalars(
-            select(LoginRequest)
-            .where(LoginRequest.client_id == client_id)
-            .order_by(LoginRequest.created_at.desc())
-            .limit(_LIMIT)
-        )
-    )
-    issued = db.scalars(
-        select(IssuedToken)
-        .where(IssuedToken.client_id == client_id)
-        .order_by(IssuedToken.issued_at.desc())
-        .limit(_LIMIT)
-    )
-    refresh = db.scalars(
-        select(RefreshToken)
-        .where(RefreshToken.client_id == client_id)
-        .order_by(RefreshToken.issued_at.desc())
-        .limit(_LIMIT)
-    )
-    consents = list(db.scalars(select(ConsentGrant).where(ConsentGrant.client_id == client_id)))
-    rows = _token_rows(db, issued, refresh)
-    named = _people(db, [r.user_id for r in requests_] + [c.user_id for c in consents], [client_id])
-    return render_template(
-        "dev_client.html",
-        client=client,
-        login_requests=requests_,
-        consents=consents,
-        **_merged(rows, named),
-    )
+    return render_template("dev_client.html", client=client, **_held_by(db, False, client_id))
 
 
 @bp.get("/clients")
