@@ -11,68 +11,32 @@ for a returning user.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
 from mock_broker.seed import DEV_MCP_SERVER_URL, DEV_RESOURCE_ID
 from tests.browser.customer_pages import sign_in_with_password
+from tests.mcp_client import LoopbackCallback
 from tests.stack import Stack, pkce_pair
 
 pytestmark = pytest.mark.integration
 
 
-class LoopbackClient:
-    """The redirect side of a native MCP client: a local HTTP server that receives the code."""
-
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                if parts.path == "/callback":  # not the favicon
-                    received.append(parse_qs(parts.query))
-                data = b"<!doctype html><html lang=en><title>Client</title><h1>Code received</h1>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.redirect_uri = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LoopbackClient:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-
-
 @pytest.fixture
-def remembering(tmp_path) -> Iterator[tuple[Stack, LoopbackClient, str]]:
+def remembering(tmp_path) -> Iterator[tuple[Stack, LoopbackCallback, str]]:
     """A stack whose broker remembers consent (as the hosted one does), and a DCR client."""
     with (
         Stack(tmp_path, broker_overrides={"REMEMBER_CONSENT": True}) as stack,
-        LoopbackClient() as client,
+        LoopbackCallback() as client,
     ):
         registered = requests.post(
             f"{stack.broker.url}/api/v1/resources/{DEV_RESOURCE_ID}/clients:register",
             json={
                 "client_name": "Loopback MCP client",
-                "redirect_uris": [client.redirect_uri],
+                "redirect_uris": [client.url],
                 "token_endpoint_auth_method": "none",
                 "grant_types": ["authorization_code", "refresh_token"],
             },
@@ -82,12 +46,12 @@ def remembering(tmp_path) -> Iterator[tuple[Stack, LoopbackClient, str]]:
         yield stack, client, registered.json()["client_id"]
 
 
-def authorize_url(stack: Stack, client: LoopbackClient, client_id: str) -> str:
+def authorize_url(stack: Stack, client: LoopbackCallback, client_id: str) -> str:
     _, challenge = pkce_pair()
     query = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": client.redirect_uri,
+        "redirect_uri": client.url,
         "scope": "notes:read",
         "state": "client-state",
         "code_challenge": challenge,
@@ -104,14 +68,14 @@ def test_a_returning_user_reaches_the_client_from_continue_as(page, remembering)
     sign_in_with_password(page)
     page.wait_for_url(f"{stack.broker.url}/sso/v1/connections/**")
     page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{client.redirect_uri}?**")
-    assert client.received[-1]["code"]
+    page.wait_for_url(f"{client.url}?**")
+    assert "code=" in client.received[-1]
 
     # The second sign-in: the broker remembers the consent and goes straight to the client.
     page.goto(authorize_url(stack, client, client_id))
     page.get_by_role("button", name="Continue as Alice").click()
-    page.wait_for_url(f"{client.redirect_uri}?**")
-    assert len(client.received) == 2 and client.received[-1]["code"]
+    page.wait_for_url(f"{client.url}?**")
+    assert len(client.received) == 2 and "code=" in client.received[-1]
     assert console.csp_violations() == []
 
 
@@ -127,6 +91,6 @@ def test_a_returning_user_reaches_the_client_from_the_password_form(chromium, re
         if not client.received:
             page.wait_for_url(f"{stack.broker.url}/sso/v1/connections/**")
             page.get_by_role("button", name="Allow").click()
-        page.wait_for_url(f"{client.redirect_uri}?**")
+        page.wait_for_url(f"{client.url}?**")
         context.close()
     assert len(client.received) == 2
