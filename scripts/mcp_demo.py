@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import webbrowser
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,12 +31,13 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAu
 SIGN_IN_TIMEOUT = 600
 
 
+@dataclass
 class MemoryStorage(TokenStorage):
-    """This run's registration and tokens (a real client would keep them on disk)."""
+    """The registration and tokens of one run, in memory (a real client keeps them on disk;
+    the tests use this one too, to inspect them)."""
 
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
+    tokens: OAuthToken | None = None
+    client_info: OAuthClientInformationFull | None = None
 
     async def get_tokens(self) -> OAuthToken | None:
         return self.tokens

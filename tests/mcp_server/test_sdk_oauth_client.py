@@ -16,28 +16,11 @@ import requests
 from mcp import ClientSession
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
 
+from scripts.mcp_demo import MemoryStorage
 from tests.broker.flows import csrf_token, redirect_query
 from tests.mcp_server.stack import ALICE, TIMEOUT, McpStack
-
-
-class MemoryStorage:
-    def __init__(self, client_info: OAuthClientInformationFull) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info = client_info
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 class HeadlessBrowser:
@@ -85,7 +68,7 @@ class HeadlessBrowser:
 def test_the_sdk_client_signs_in_on_401_and_steps_up_on_403(stack):
     redirect_uri = stack.broker.demo_redirect_uri
     storage = MemoryStorage(
-        OAuthClientInformationFull(
+        client_info=OAuthClientInformationFull(
             client_id=stack.client_id,
             redirect_uris=[redirect_uri],
             token_endpoint_auth_method="none",
